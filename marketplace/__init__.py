@@ -1,0 +1,121 @@
+"""The second-hand marketplace: the application factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, request
+
+from marketplace.config import Config, database_url
+from marketplace.db import configure_engine, write_intent
+from marketplace.db import db as sqla  # not named `db`: that would hide the marketplace.db module
+from marketplace.extensions import babel, csrf, limiter, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Feature packages with an HTML blueprint (views.py) and/or JSON routes (api.py).
+FEATURES = ("home", "accounts", "identity", "audit")
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Create and configure the application; `config` overrides everything else."""
+    app = Flask(
+        __name__,
+        instance_path=(config or {}).get("INSTANCE_PATH")
+        or os.environ.get("MARKETPLACE_INSTANCE_PATH", str(ROOT / "instance")),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_object(Config)
+    app.config.from_prefixed_env("MARKETPLACE")
+    if config:
+        app.config.update(config)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    app.config.setdefault(
+        "SQLALCHEMY_DATABASE_URI", database_url(os.environ.get("DATABASE_URL"), app.instance_path)
+    )
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app.config["SQLALCHEMY_DATABASE_URI"], app.instance_path)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", os.environ.get("REDIS_URL") or "memory://")
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(app, "secret_key")
+
+    _init_extensions(app)
+    _register_features(app)
+    _register_request_hooks(app)
+
+    from marketplace.cli import register_cli
+    from marketplace.errors import register_error_handlers
+
+    register_error_handlers(app)
+    register_cli(app)
+    return app
+
+
+def _instance_secret(app: Flask, name: str) -> str:
+    """Read a random secret kept in instance/, creating it on first run."""
+    path = Path(app.instance_path) / name
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def _init_extensions(app: Flask) -> None:
+    sqla.init_app(app)
+    with app.app_context():
+        configure_engine(sqla.engine)
+    migrate.init_app(app, sqla, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    if app.config["RATELIMIT_STORAGE_URI"].startswith("memory://") and not app.testing:
+        app.logger.warning("rate limits are kept in memory: they hold for this process only (set REDIS_URL)")
+
+    from marketplace.i18n import select_locale, select_timezone
+
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    login_manager.init_app(app)
+
+
+def _register_features(app: Flask) -> None:
+    import importlib
+
+    from marketplace.api import api_bp, init_api
+
+    for name in FEATURES:
+        for module_name in ("views", "api"):
+            try:
+                module = importlib.import_module(f"marketplace.{name}.{module_name}")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"marketplace.{name}.{module_name}":
+                    raise
+                continue
+            if module_name == "views":
+                app.register_blueprint(module.bp)
+    init_api(app)
+    app.register_blueprint(api_bp)
+
+
+def _register_request_hooks(app: Flask) -> None:
+    from marketplace.security import apply_security_headers
+
+    @app.before_request
+    def _declare_write_intent():
+        write_intent.set(request.method not in ("GET", "HEAD", "OPTIONS"))
+
+    app.after_request(apply_security_headers)
+
+    @app.teardown_request
+    def _reset_write_intent(_exc):
+        write_intent.set(True)
+
+    from flask_babel import get_locale
+
+    app.jinja_env.globals["get_locale"] = get_locale
+
+    if not app.debug and not app.testing:
+        logging.getLogger("marketplace").setLevel(logging.INFO)

@@ -1,0 +1,88 @@
+"""Command-line interface: `flask --app wsgi ...` (users, audit, seed-demo)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from marketplace.db import db
+from marketplace.errors import DomainError
+
+users_cli = AppGroup("users", help="Manage user accounts.")
+audit_cli = AppGroup("audit", help="Check the tamper-evident audit log.")
+
+
+def _fail(message: str) -> None:
+    click.echo(message, err=True)
+    sys.exit(1)
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--display-name", default=None, help="Shown to other users; defaults to the username.")
+@click.option("--role", "roles", multiple=True, help="Grant a role (repeatable).")
+def create_user(username: str, password: str, display_name: str | None, roles: tuple[str, ...]) -> None:
+    """Create a user with a password and optional roles."""
+    from marketplace.accounts import service
+
+    try:
+        user = service.register(username, password, display_name or username)
+        for role in roles:
+            service.grant_role(None, user, role)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        details = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in exc.errors.items())
+        _fail(f"error: {exc.message}" + (f" ({details})" if details else ""))
+    click.echo(f"created user {user.username} (id {user.id}) with roles {', '.join(user.roles)}")
+
+
+@users_cli.command("grant")
+@click.argument("username")
+@click.argument("role")
+def grant(username: str, role: str) -> None:
+    """Grant ROLE to USERNAME (recorded in the audit log)."""
+    from marketplace.accounts import service
+
+    user = service.find_user(username)
+    if user is None:
+        _fail(f"error: no user named {username}")
+    try:
+        service.grant_role(None, user, role)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        _fail(f"error: {exc.message}")
+    click.echo(f"{user.username} now has roles {', '.join(user.roles)}")
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Verify the hash chain: `ok` and the count, or the first broken entry (exit 1)."""
+    from marketplace.audit.service import verify_chain
+
+    report = verify_chain()
+    if report.ok:
+        click.echo(f"ok {report.entries} entries")
+        return
+    _fail(f"broken at entry {report.first_bad} ({report.entries} entries verified before it)")
+
+
+@click.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
+def seed_demo(if_empty: bool) -> None:
+    """Create the demo city: districts, campuses, users in every role."""
+    from marketplace.seed import seed_demo as run_seed
+
+    run_seed(if_empty=if_empty, echo=click.echo)
+
+
+def register_cli(app: Flask) -> None:
+    """Attach the command groups to the app."""
+    app.cli.add_command(users_cli)
+    app.cli.add_command(audit_cli)
+    app.cli.add_command(seed_demo)

@@ -1,0 +1,57 @@
+"""Configuration: safe defaults, overridden by MARKETPLACE_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+
+def database_url(url: str | None, instance_path: str) -> str:
+    """Return a SQLAlchemy URL: PostgreSQL via psycopg 3 when given, else SQLite in instance/."""
+    if not url:
+        return "sqlite:///" + os.path.join(instance_path, "marketplace.db")
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Config:
+    """Defaults for production; tests and `make run` override what they need."""
+
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLALCHEMY_RECORD_QUERIES = False
+
+    SESSION_COOKIE_NAME = "mp_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    PERMANENT_SESSION_LIFETIME = timedelta(days=14)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+
+    WTF_CSRF_TIME_LIMIT = 3600 * 8
+    WTF_CSRF_SSL_STRICT = False
+
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    MAX_FORM_MEMORY_SIZE = 512 * 1024
+
+    BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = {"zh_Hans_CN": "简体中文", "en": "English"}
+
+    RATELIMIT_ENABLED = True
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_STRATEGY = "moving-window"
+    LOGIN_RATE_LIMIT_IP = "20 per minute"
+    LOGIN_RATE_LIMIT_USERNAME = "5 per minute;20 per hour"
+    REGISTER_RATE_LIMIT = "10 per hour"
+    VERIFICATION_RATE_LIMIT = "10 per hour"
+
+    API_TOKEN_TTL = timedelta(days=30)
+
+    # The verifier that receives real-name requests: "queue" hands them to a moderator.
+    IDENTITY_VERIFIER = "queue"
+
+    SEED_DEMO_ON_RUN = False

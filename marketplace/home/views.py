@@ -1,0 +1,34 @@
+"""The home page, the language switch and the health check."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+
+from marketplace.security import safe_next
+
+bp = Blueprint("home", __name__)
+
+
+@bp.get("/")
+def index():
+    """The home page."""
+    return render_template("home/index.html")
+
+
+@bp.post("/lang/<code>")
+def set_language(code: str):
+    """Switch the interface language and go back to the page the visitor was on."""
+    target = safe_next(request.form.get("next"), url_for("home.index"))
+    if code in current_app.config["LANGUAGES"]:
+        session["lang"] = code
+    response = redirect(target)
+    if code in current_app.config["LANGUAGES"]:
+        response.set_cookie("lang", code, max_age=365 * 24 * 3600, samesite="Lax",
+                            secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True)
+    return response
+
+
+@bp.get("/healthz")
+def health():
+    """Liveness probe for the proxy."""
+    return {"status": "ok"}

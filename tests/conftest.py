@@ -1,0 +1,251 @@
+"""Layered fixtures: database template → app → db → client, plus user factories.
+
+Each test gets its own database, copied from a template built once per run
+(a file copy on SQLite, CREATE DATABASE ... TEMPLATE on PostgreSQL), so tests
+can commit, race and append to the audit log freely.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import re
+import shutil
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+
+from tests.pii import PiiWatch
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+_counter = itertools.count()
+
+
+def _pg_url(url: str) -> sa.URL:
+    parsed = sa.make_url(url)
+    return parsed.set(drivername="postgresql+psycopg")
+
+
+def _pg_admin_engine(url: sa.URL) -> sa.Engine:
+    return sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+
+
+def _build_schema(uri: str, instance_path: str) -> None:
+    from marketplace import create_app
+    from marketplace.schema import build_database
+
+    app = create_app(
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": uri, "SECRET_KEY": "template", "INSTANCE_PATH": instance_path}
+    )
+    with app.app_context():
+        build_database()
+        from marketplace.db import db
+
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory):
+    """Build the schema once; yields a function that makes a fresh copy for a test."""
+    base = tmp_path_factory.mktemp("db")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    if TEST_DATABASE_URL:
+        url = _pg_url(TEST_DATABASE_URL)
+        template_name = f"{url.database}_tpl_{worker}"
+        admin = _pg_admin_engine(url)
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{template_name}" WITH (FORCE)')
+            conn.exec_driver_sql(f'CREATE DATABASE "{template_name}"')
+        _build_schema(url.set(database=template_name).render_as_string(hide_password=False), str(base))
+        created: list[str] = []
+
+        def make(_tmp_path) -> str:
+            name = f"{url.database}_{worker}_{next(_counter)}"
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
+            created.append(name)
+            return url.set(database=name).render_as_string(hide_password=False)
+
+        def drop(uri: str) -> None:
+            name = sa.make_url(uri).database
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+        yield make, drop
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{template_name}" WITH (FORCE)')
+        admin.dispose()
+    else:
+        template = base / "template.db"
+        _build_schema(f"sqlite:///{template}", str(base))
+
+        def make(tmp_path) -> str:
+            target = tmp_path / f"test-{uuid.uuid4().hex[:8]}.db"
+            shutil.copyfile(template, target)
+            return f"sqlite:///{target}"
+
+        yield make, lambda uri: None
+
+
+class CsrfClient(FlaskClient):
+    """A test client that sends the CSRF token with form posts, as a browser would."""
+
+    def csrf_token(self) -> str:
+        html = self.get("/").get_data(as_text=True)
+        match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html)
+        assert match, "no CSRF token found on the home page"
+        return match.group(1)
+
+    def open(self, *args, **kwargs):
+        method = (kwargs.get("method") or "GET").upper()
+        data = kwargs.get("data")
+        csrf = kwargs.pop("csrf", True)
+        if method in ("POST", "PUT", "PATCH", "DELETE") and csrf and isinstance(data, dict) and "json" not in kwargs:
+            data = dict(data)
+            data.setdefault("csrf_token", self.csrf_token())
+            kwargs["data"] = data
+        response = super().open(*args, **kwargs)
+        self.application.extensions["pii_watch"].check_response(response)
+        return response
+
+
+@pytest.fixture
+def app_config(tmp_path):
+    """Settings for the test app; override in a test module to change them."""
+    return {}
+
+
+@pytest.fixture
+def app(database_template, tmp_path, app_config):
+    """A fresh application on a fresh copy of the database."""
+    from marketplace import create_app
+    from marketplace.db import db as _db
+
+    make, drop = database_template
+    uri = make(tmp_path)
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    config = {
+        "INSTANCE_PATH": str(instance),
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": uri,
+        "RATELIMIT_ENABLED": False,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "SERVER_NAME": "localhost",
+        "SESSION_COOKIE_SECURE": False,
+        "REMEMBER_COOKIE_SECURE": False,
+    }
+    config.update(app_config)
+    application = create_app(config)
+    application.test_client_class = CsrfClient
+    watch = PiiWatch()
+    application.extensions["pii_watch"] = watch
+    handler = watch.log_handler()
+    logging.getLogger().addHandler(handler)
+    application.logger.addHandler(handler)
+    with application.app_context():
+        yield application
+        _db.session.remove()
+        _db.engine.dispose()
+    logging.getLogger().removeHandler(handler)
+    application.logger.removeHandler(handler)
+    watch.assert_clean()
+    drop(uri)
+
+
+@pytest.fixture
+def db(app):
+    """The database session of the test app."""
+    from marketplace.db import db as _db
+
+    return _db
+
+
+@pytest.fixture
+def client(app):
+    """A browser-like client (cookies, CSRF token on form posts)."""
+    return app.test_client()
+
+
+@pytest.fixture
+def api(app):
+    """A client for the JSON API."""
+    return app.test_client()
+
+
+# --- user factories -------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def password():
+    """The password every factory-made user has."""
+    return "Lvse-Xunhuan-2026"
+
+
+@pytest.fixture(scope="session")
+def _password_hash(password):
+    from marketplace.accounts.passwords import hash_password
+
+    return hash_password(password)
+
+
+@pytest.fixture
+def make_user(db, _password_hash):
+    """Factory: make_user(roles=("moderator",), username=..., status=...) → a committed User."""
+    from marketplace.accounts.models import User, UserRole
+
+    seq = itertools.count(1)
+
+    def make(username: str | None = None, *, roles=("resident",), display_name: str | None = None, **fields):
+        n = next(seq)
+        username = username or f"user{n}"
+        user = User(username=username, display_name=display_name or f"用户{n}", password_hash=_password_hash,
+                    **fields)
+        for role in dict.fromkeys(("resident", *roles)):
+            user.role_rows.append(UserRole(role=role))
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def user(make_user):
+    """A plain resident."""
+    return make_user("alice")
+
+
+@pytest.fixture
+def moderator(make_user):
+    return make_user("mod", roles=("moderator",))
+
+
+@pytest.fixture
+def login(client, password):
+    """login(user) logs the browser client in as `user`."""
+
+    def do(user, c=None):
+        c = c or client
+        resp = c.post("/login", data={"username": user.username, "password": password})
+        assert resp.status_code == 302, resp.get_data(as_text=True)
+        return c
+
+    return do
+
+
+@pytest.fixture
+def token_for(api, password):
+    """token_for(user) → headers with a bearer token for the API."""
+
+    def do(user):
+        resp = api.post("/api/v1/auth/token", json={"username": user.username, "password": password})
+        assert resp.status_code == 200, resp.get_json()
+        return {"Authorization": f"Bearer {resp.get_json()['token']}"}
+
+    return do
