@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from typing import ClassVar
 
 
 def database_url(url: str | None, instance_path: str) -> str:
@@ -19,7 +20,7 @@ def database_url(url: str | None, instance_path: str) -> str:
 class Config:
     """Defaults for production; tests and `make run` override what they need."""
 
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict] = {"pool_pre_ping": True}
     SQLALCHEMY_RECORD_QUERIES = False
 
     SESSION_COOKIE_NAME = "mp_session"
@@ -39,7 +40,7 @@ class Config:
 
     BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
-    LANGUAGES = {"zh_Hans_CN": "简体中文", "en": "English"}
+    LANGUAGES: ClassVar[dict[str, str]] = {"zh_Hans_CN": "简体中文", "en": "English"}
 
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from flask import current_app, request, session
+from flask import current_app, has_request_context, request, session
 
 LANG_COOKIE = "lang"
 
 
 def select_locale() -> str:
     """Pick the locale: the visitor's explicit choice, else Chinese (the site's default)."""
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     languages = current_app.config["LANGUAGES"]
     choice = session.get("lang") or request.cookies.get(LANG_COOKIE)
     if choice in languages:

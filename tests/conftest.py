@@ -108,7 +108,16 @@ class CsrfClient(FlaskClient):
             data = dict(data)
             data.setdefault("csrf_token", self.csrf_token())
             kwargs["data"] = data
-        response = super().open(*args, **kwargs)
+        from marketplace.db import db as _db
+
+        # The test's own session commits first (the request must see the test's data and
+        # must not wait on its lock) and after (so the test sees what the request wrote).
+        _db.session.commit()
+        # A fresh app context per request, as in production: `g` (CSRF token, logged-in
+        # user) and the request's database session are not shared with the test's.
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        _db.session.commit()
         self.application.extensions["pii_watch"].check_response(response)
         return response
 
@@ -178,6 +187,21 @@ def api(app):
     return app.test_client()
 
 
+@pytest.fixture
+def cli(app):
+    """cli("audit", "verify") runs a command in its own app context, as a separate process would."""
+    from marketplace.db import db as _db
+
+    def run(*args: str):
+        _db.session.commit()
+        with app.app_context():
+            result = app.test_cli_runner().invoke(args=list(args))
+        _db.session.commit()
+        return result
+
+    return run
+
+
 # --- user factories -------------------------------------------------------
 
 
@@ -204,8 +228,7 @@ def make_user(db, _password_hash):
     def make(username: str | None = None, *, roles=("resident",), display_name: str | None = None, **fields):
         n = next(seq)
         username = username or f"user{n}"
-        user = User(username=username, display_name=display_name or f"用户{n}", password_hash=_password_hash,
-                    **fields)
+        user = User(username=username, display_name=display_name or f"用户{n}", password_hash=_password_hash, **fields)
         for role in dict.fromkeys(("resident", *roles)):
             user.role_rows.append(UserRole(role=role))
         db.session.add(user)

@@ -28,27 +28,45 @@ def _token_username_key() -> str:
     return "login-user:" + service.normalise_username(str(name))
 
 
-@endpoint("/users", "POST", summary="Register an account", tags=("accounts",), body=RegisterIn,
-          response=UserCreatedOut, status=201, auth="none", errors=(409,),
-          decorators=(limiter.limit(_register_limit),))
+@endpoint(
+    "/users",
+    "POST",
+    summary="Register an account",
+    tags=("accounts",),
+    body=RegisterIn,
+    response=UserCreatedOut,
+    status=201,
+    auth="none",
+    errors=(409,),
+    decorators=(limiter.limit(_register_limit),),
+)
 def create_user(*, user, body: RegisterIn):
     created = service.register(body.username, body.password, body.display_name)
-    return UserCreatedOut(id=created.id, username=created.username, display_name=created.display_name,
-                          roles=created.roles)
+    return UserCreatedOut(
+        id=created.id, username=created.username, display_name=created.display_name, roles=created.roles
+    )
 
 
-@endpoint("/auth/token", "POST", summary="Exchange username and password for a bearer token",
-          tags=("accounts",), body=TokenIn, response=TokenOut, auth="none", errors=(403,),
-          decorators=(limiter.limit(_login_ip_limit),
-                      limiter.limit(_login_user_limit, key_func=_token_username_key)))
+@endpoint(
+    "/auth/token",
+    "POST",
+    summary="Exchange username and password for a bearer token",
+    tags=("accounts",),
+    body=TokenIn,
+    response=TokenOut,
+    auth="none",
+    errors=(403,),
+    decorators=(limiter.limit(_login_ip_limit), limiter.limit(_login_user_limit, key_func=_token_username_key)),
+)
 def create_token(*, user, body: TokenIn):
     authed = service.authenticate(body.username, body.password)
     raw, token = service.issue_token(authed, current_app.config["API_TOKEN_TTL"])
     return TokenOut(token=raw, expires_at=token.expires_at)
 
 
-@endpoint("/auth/token", "DELETE", summary="Revoke the bearer token used for this request",
-          tags=("accounts",), status=204)
+@endpoint(
+    "/auth/token", "DELETE", summary="Revoke the bearer token used for this request", tags=("accounts",), status=204
+)
 def revoke_token(*, user):
     _scheme, _sep, raw = request.headers.get("Authorization", "").partition(" ")
     service.revoke_token(raw.strip())

@@ -11,7 +11,8 @@ class RegisterForm(FlaskForm):
     display_name = StringField(_l("昵称"), validators=[DataRequired(_l("请填写昵称")), Length(1, 40)])
     password = PasswordField(_l("密码"), validators=[DataRequired(_l("请填写密码"))])
     confirm = PasswordField(
-        _l("再次输入密码"), validators=[DataRequired(_l("请再次输入密码")), EqualTo("password", _l("两次输入的密码不一致"))]
+        _l("再次输入密码"),
+        validators=[DataRequired(_l("请再次输入密码")), EqualTo("password", _l("两次输入的密码不一致"))],
     )
 
 

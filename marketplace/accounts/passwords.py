@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 from functools import lru_cache
 from importlib.resources import files
 
@@ -29,7 +30,7 @@ def common_passwords() -> frozenset[str]:
 def _is_trivial(password: str) -> bool:
     if len(set(password)) <= 2:
         return True
-    steps = {ord(b) - ord(a) for a, b in zip(password, password[1:], strict=False)}
+    steps = {ord(b) - ord(a) for a, b in itertools.pairwise(password)}
     return steps in ({1}, {-1})
 
 

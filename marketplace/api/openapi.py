@@ -41,7 +41,7 @@ def build_document(operations: list[Operation]) -> dict:
             if model is not None:
                 models.add(model)
     ordered = sorted(models, key=lambda m: m.__name__)
-    key_map, defs = models_json_schema(
+    _key_map, defs = models_json_schema(
         [(m, "validation") for m in ordered], ref_template="#/components/schemas/{model}"
     )
     schemas = dict(defs.get("$defs", {}))

@@ -34,15 +34,14 @@ def compute_hash(prev_hash: str, entry: AuditEntry) -> str:
     return hashlib.sha256(prev_hash.encode() + _canonical(entry)).hexdigest()
 
 
-def record(action: str, *, actor=None, subject_type: str | None = None, subject_id: int | None = None,
-           data: dict | None = None) -> AuditEntry:
+def record(
+    action: str, *, actor=None, subject_type: str | None = None, subject_id: int | None = None, data: dict | None = None
+) -> AuditEntry:
     """Append one entry to the chain; `data` must hold no unmasked personal data."""
     session = db.session
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-    head = session.execute(
-        sa.select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
-    ).first()
+    head = session.execute(sa.select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)).first()
     seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
     entry = AuditEntry(
         seq=seq,
