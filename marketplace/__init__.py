@@ -93,7 +93,8 @@ def _register_features(app: Flask) -> None:
                     raise
                 continue
             if module_name == "views":
-                app.register_blueprint(module.bp)
+                for blueprint in getattr(module, "blueprints", [module.bp]):
+                    app.register_blueprint(blueprint)
     init_api(app)
     app.register_blueprint(api_bp)
 

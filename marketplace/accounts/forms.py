@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, StringField
+from wtforms import HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 
@@ -33,3 +33,7 @@ class ChangePasswordForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """An empty form: the CSRF token is what a confirmation page posts."""
+
+
+class RoleForm(FlaskForm):
+    role = SelectField(_l("角色"), validators=[DataRequired(_l("请选择角色"))])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -12,6 +13,14 @@ from marketplace.db import UTCDateTime, db, utcnow
 
 ROLES = ("resident", "organiser", "inspector", "moderator", "supervisor", "admin")
 USER_STATUSES = ("active", "suspended", "closed")
+ROLE_LABELS = {
+    "resident": _l("居民"),
+    "organiser": _l("活动组织者"),
+    "inspector": _l("验货员"),
+    "moderator": _l("审核员"),
+    "supervisor": _l("市场监督员"),
+    "admin": _l("管理员"),
+}
 
 
 class User(UserMixin, db.Model):

@@ -8,7 +8,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 
 from marketplace.accounts import service
+from marketplace.accounts.admin import bp as admin_bp
 from marketplace.accounts.forms import ChangePasswordForm, LoginForm, RegisterForm
+from marketplace.accounts.models import ROLE_LABELS
 from marketplace.db import db
 from marketplace.errors import DomainError
 from marketplace.extensions import limiter, login_manager
@@ -16,11 +18,18 @@ from marketplace.forms_util import apply_domain_error
 from marketplace.security import safe_next
 
 bp = Blueprint("accounts", __name__)
+blueprints = [bp, admin_bp]
 
 login_manager.login_view = "accounts.login"
 login_manager.login_message = _l("请先登录。")
 login_manager.login_message_category = "info"
 login_manager.session_protection = "basic"
+
+
+@bp.app_template_global()
+def role_label(role: str) -> str:
+    """A role's name in the user's language."""
+    return str(ROLE_LABELS.get(role, role))
 
 
 @login_manager.user_loader
