@@ -1,0 +1,79 @@
+"""Login and registration are rate-limited, per IP and per username."""
+
+import os
+import uuid
+
+import pytest
+
+
+@pytest.fixture
+def app_config():
+    return {
+        "RATELIMIT_ENABLED": True,
+        "LOGIN_RATE_LIMIT_USERNAME": "3 per minute",
+        "LOGIN_RATE_LIMIT_IP": "6 per minute",
+    }
+
+
+def _login(client, username, ip="10.0.0.1"):
+    return client.post("/login", data={"username": username, "password": "wrong-password-x"},
+                       environ_base={"REMOTE_ADDR": ip})
+
+
+def test_username_limit_holds_across_addresses(client, user):
+    statuses = [_login(client, user.username, ip=f"10.0.0.{n}").status_code for n in range(4)]
+    assert statuses == [422, 422, 422, 429]
+    assert "操作过于频繁" in _login(client, user.username, ip="10.0.0.9").get_data(as_text=True)
+
+
+def test_ip_limit_holds_across_usernames(client):
+    statuses = [_login(client, f"guess{n}").status_code for n in range(7)]
+    assert statuses[:6] == [422] * 6 and statuses[6] == 429
+
+
+def test_api_token_endpoint_shares_the_username_limit(api, user):
+    for _ in range(3):
+        api.post("/api/v1/auth/token", json={"username": user.username, "password": "wrong-password-x"})
+    resp = api.post("/api/v1/auth/token", json={"username": user.username, "password": "wrong-password-x"})
+    assert resp.status_code == 429
+    assert resp.mimetype == "application/problem+json"
+    assert "Retry-After" in resp.headers
+
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _redis_available() -> bool:
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping()
+    except Exception:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _redis_available(), reason="no Redis on localhost (set TEST_REDIS_URL)")
+def test_with_redis_the_limit_is_shared_between_workers(database_template, tmp_path, make_user, app):
+    """Two app instances (as two gunicorn workers would be) count against one limit in Redis."""
+    from marketplace import create_app
+
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    config = dict(app.config)
+    config.update(RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_KEY_PREFIX=prefix, LOGIN_RATE_LIMIT_USERNAME="2 per minute")
+    workers = [create_app(config), create_app(config)]
+    for worker in workers:
+        worker.test_client_class = app.test_client_class
+        worker.extensions["pii_watch"] = app.extensions["pii_watch"]
+    target = make_user("shared_limit")
+    statuses = []
+    for n in range(3):
+        worker = workers[n % 2]
+        statuses.append(_login(worker.test_client(), target.username, ip=f"10.1.0.{n}").status_code)
+    assert statuses == [422, 422, 429]
+    import redis
+
+    store = redis.Redis.from_url(REDIS_URL)
+    keys = store.keys(f"*{prefix}*")
+    assert keys, "the limit was not kept in Redis"
+    store.delete(*keys)
