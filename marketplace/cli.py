@@ -1,4 +1,4 @@
-"""Command-line interface: `flask --app wsgi ...` (users, audit, seed-demo)."""
+"""Command-line interface: `flask --app wsgi ...` (users, audit, identity, seed-demo)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from marketplace.errors import DomainError
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 audit_cli = AppGroup("audit", help="Check the tamper-evident audit log.")
+identity_cli = AppGroup("identity", help="Real-name data: the audited reveal.")
 
 
 def _fail(message: str) -> None:
@@ -72,6 +73,35 @@ def audit_verify() -> None:
     _fail(f"broken at entry {report.first_bad} ({report.entries} entries verified before it)")
 
 
+@identity_cli.command("reveal")
+@click.argument("username")
+@click.option("--purpose", required=True, help="Why the full data is needed (recorded in the audit log).")
+@click.option("--actor", default=None, help="The moderator or supervisor asking (recorded as the actor).")
+def identity_reveal(username: str, purpose: str, actor: str | None) -> None:
+    """Print USERNAME's unmasked real-name data; the reveal is recorded in the audit log."""
+    from marketplace.accounts.service import find_user
+    from marketplace.identity.privacy import reveal
+
+    user = find_user(username)
+    if user is None:
+        _fail(f"error: no user named {username}")
+    asker = None
+    if actor is not None:
+        asker = find_user(actor)
+        if asker is None:
+            _fail(f"error: no user named {actor}")
+    try:
+        values = reveal(asker, user, purpose)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        _fail(f"error: {exc.message}")
+    # Printed to the operator's terminal only: never logged.
+    for key in ("kind", "status", "real_name", "id_number", "phone", "campus", "student_no", "credit_code"):
+        if values.get(key) is not None:
+            click.echo(f"{key}: {values[key]}")
+
+
 @click.command("seed-demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
 def seed_demo(if_empty: bool) -> None:
@@ -85,4 +115,5 @@ def register_cli(app: Flask) -> None:
     """Attach the command groups to the app."""
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(identity_cli)
     app.cli.add_command(seed_demo)

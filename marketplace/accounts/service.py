@@ -62,9 +62,11 @@ def register(username: str, password: str, display_name: str) -> User:
         raise Conflict(_("用户名已被占用。"), errors={"username": [_("用户名已被占用")]})
     user = User(username=username, display_name=display_name, password_hash=hash_password(password))
     user.role_rows.append(UserRole(role="resident"))
-    db.session.add(user)
     try:
+        # Added inside the savepoint: a racing registration's UNIQUE violation rolls back
+        # only this insert and becomes a Conflict.
         with db.session.begin_nested():
+            db.session.add(user)
             db.session.flush()
     except sa.exc.IntegrityError:
         raise Conflict(_("用户名已被占用。"), errors={"username": [_("用户名已被占用")]}) from None

@@ -23,8 +23,14 @@ def set_language(code: str):
         session["lang"] = code
     response = redirect(target)
     if code in current_app.config["LANGUAGES"]:
-        response.set_cookie("lang", code, max_age=365 * 24 * 3600, samesite="Lax",
-                            secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True)
+        response.set_cookie(
+            "lang",
+            code,
+            max_age=365 * 24 * 3600,
+            samesite="Lax",
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+            httponly=True,
+        )
     return response
 
 

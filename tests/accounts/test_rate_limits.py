@@ -16,8 +16,9 @@ def app_config():
 
 
 def _login(client, username, ip="10.0.0.1"):
-    return client.post("/login", data={"username": username, "password": "wrong-password-x"},
-                       environ_base={"REMOTE_ADDR": ip})
+    return client.post(
+        "/login", data={"username": username, "password": "wrong-password-x"}, environ_base={"REMOTE_ADDR": ip}
+    )
 
 
 def test_username_limit_holds_across_addresses(client, user):
@@ -60,7 +61,9 @@ def test_with_redis_the_limit_is_shared_between_workers(database_template, tmp_p
 
     prefix = f"test-{uuid.uuid4().hex[:8]}"
     config = dict(app.config)
-    config.update(RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_KEY_PREFIX=prefix, LOGIN_RATE_LIMIT_USERNAME="2 per minute")
+    config.update(
+        RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_KEY_PREFIX=prefix, LOGIN_RATE_LIMIT_USERNAME="2 per minute"
+    )
     workers = [create_app(config), create_app(config)]
     for worker in workers:
         worker.test_client_class = app.test_client_class

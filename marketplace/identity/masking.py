@@ -1,0 +1,49 @@
+"""Masking personal data for display: the only form in which it leaves the identity feature."""
+
+from __future__ import annotations
+
+import re
+
+
+def mask_keep_ends(value: str | None) -> str | None:
+    """Keep the first and the last character, star the rest: 1****************X."""
+    if not value:
+        return None
+    if len(value) <= 2:
+        return "*" * len(value)
+    return value[0] + "*" * (len(value) - 2) + value[-1]
+
+
+def mask_id_number(value: str | None) -> str | None:
+    """A resident ID shown as 1****************X."""
+    return mask_keep_ends(value)
+
+
+def mask_phone(value: str | None) -> str | None:
+    """A mobile number shown as 138****5678 (first three and last four digits)."""
+    if not value:
+        return None
+    if len(value) < 8:
+        return "*" * len(value)
+    return value[:3] + "*" * (len(value) - 7) + value[-4:]
+
+
+def mask_name(value: str | None) -> str | None:
+    """A real name shown as 张* (two characters) or 张*三 / 欧**锋 (three or more)."""
+    if not value:
+        return None
+    name = value.strip()
+    if len(name) == 1:
+        return "*"
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+# Runs of digits long enough to be an ID number or a phone number (spaces or dashes between them).
+_LONG_NUMBER = re.compile(r"(?:\d[\s-]?){10,}[\dXx]")
+
+
+def looks_like_pii(text: str | None) -> bool:
+    """Whether free text (a reason, a purpose) seems to carry an ID or phone number."""
+    return bool(text and _LONG_NUMBER.search(text))

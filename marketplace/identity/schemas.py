@@ -1,0 +1,92 @@
+"""JSON shapes of the identity API. Personal data in them is always masked."""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Verification = Literal["unverified", "pending", "verified", "rejected"]
+ListStatus = Literal["none", "red", "black", "suspended"]
+Kind = Literal["resident", "student", "business"]
+
+
+class CreditOut(BaseModel):
+    score: int | None
+    band: str | None
+
+
+class MeOut(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    roles: list[str]
+    verification: Verification
+    credit: CreditOut
+    list_status: ListStatus
+
+
+class VerificationIn(BaseModel):
+    # Formats and check digits are checked by the service, which names the field at fault.
+    model_config = ConfigDict(extra="forbid")
+    real_name: str = Field(max_length=100)
+    id_number: str = Field(max_length=40)
+    phone: str = Field(max_length=40)
+    kind: Kind = "resident"
+    campus: str | None = Field(default=None, max_length=16)
+    student_no: str | None = Field(default=None, max_length=40)
+    credit_code: str | None = Field(default=None, max_length=40)
+
+
+class VerificationOut(BaseModel):
+    id: int
+    user_id: int
+    kind: Kind
+    status: Literal["pending", "verified", "rejected", "withdrawn"]
+    real_name: str | None = Field(description="masked: 张* / 张*三")
+    id_number: str | None = Field(description="masked: first and last character")
+    phone: str | None = Field(description="masked: 138****5678")
+    campus: str | None
+    submitted_at: datetime
+    decided_at: datetime | None
+    reason: str | None
+
+
+class QueueItem(BaseModel):
+    id: int
+    user_id: int
+    kind: Kind
+    submitted_at: datetime
+    real_name: str | None
+    campus: str | None
+
+
+class QueueOut(BaseModel):
+    items: list[QueueItem]
+    next_cursor: str | None
+
+
+class QueueQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=20)
+
+
+class RejectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(max_length=2000)
+
+
+class RatingsSummary(BaseModel):
+    count: int
+    average: float | None
+
+
+class PublicProfileOut(BaseModel):
+    id: int
+    display_name: str
+    real_name: str | None = Field(description="masked")
+    verified: bool
+    kind: Kind | None
+    credit: CreditOut
+    ratings: RatingsSummary
+    list_status: ListStatus
