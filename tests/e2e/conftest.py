@@ -35,9 +35,12 @@ def live_server(app):
     """The test app served by a threaded WSGI server on a free loopback port."""
     from werkzeug.serving import make_server
 
-    from marketplace.db import db
+    from marketplace.db import db, write_intent
 
     db.session.commit()
+    # The test thread only reads from now on: its transactions must not take SQLite's
+    # write lock (BEGIN IMMEDIATE) while the server's threads write.
+    token = write_intent.set(False)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     app.config["SERVER_NAME"] = None
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -45,6 +48,7 @@ def live_server(app):
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=5)
+    write_intent.reset(token)
 
 
 @pytest.fixture(scope="session")
