@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 
 from flask import Flask, request
+from werkzeug.routing import IntegerConverter
 
 from marketplace.config import Config, database_url
 from marketplace.db import configure_engine, write_intent
@@ -15,6 +16,17 @@ from marketplace.db import db as sqla  # not named `db`: that would hide the mar
 from marketplace.extensions import babel, csrf, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The largest id an INTEGER primary key holds on PostgreSQL (and the largest we hand out).
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in every route: a number beyond any id column is simply not found (404)."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):
+        super().__init__(map, fixed_digits, min, MAX_ID if max is None else max, signed)
+
 
 # Feature packages with an HTML blueprint (views.py) and/or JSON routes (api.py).
 FEATURES = ("home", "accounts", "identity", "audit")
@@ -41,6 +53,7 @@ def create_app(config: dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(app, "secret_key")
 
+    app.url_map.converters["int"] = IdConverter
     _init_extensions(app)
     _register_features(app)
     _register_request_hooks(app)

@@ -17,10 +17,17 @@ import uuid
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
+from hypothesis import settings
 
 from tests.pii import PiiWatch
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+
+# In CI the property-based tests are derandomised, so a run can be repeated exactly;
+# on a developer's machine they explore new examples every time.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 _counter = itertools.count()
 
 

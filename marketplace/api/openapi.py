@@ -6,6 +6,7 @@ import re
 
 from pydantic.json_schema import models_json_schema
 
+from marketplace import MAX_ID
 from marketplace.api import ERROR_TITLES, Operation, path_params
 
 PROBLEM_SCHEMA = {
@@ -19,7 +20,11 @@ PROBLEM_SCHEMA = {
         "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
     },
 }
-_CONVERTERS = {"int": {"type": "integer", "minimum": 0}, "string": {"type": "string"}, "path": {"type": "string"}}
+_CONVERTERS = {
+    "int": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+    "string": {"type": "string"},
+    "path": {"type": "string"},
+}
 
 
 def _openapi_path(rule: str) -> str:

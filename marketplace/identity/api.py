@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, jsonify
 from flask_babel import gettext as _
 
+from marketplace import MAX_ID
 from marketplace.api import endpoint
 from marketplace.errors import Invalid
 from marketplace.extensions import limiter
@@ -91,7 +92,7 @@ def get_public_profile(*, user, user_id: int):
 def list_verifications(*, user, query: QueueQuery):
     after = None
     if query.cursor:
-        if not (query.cursor.isdigit() and int(query.cursor) <= service.MAX_ID):
+        if not (query.cursor.isdigit() and int(query.cursor) <= MAX_ID):
             raise Invalid(_("查询参数有误。"), errors={"cursor": [_("格式不正确")]})
         after = int(query.cursor)
     rows = service.pending_requests(user, after_id=after, limit=query.limit + 1)

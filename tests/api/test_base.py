@@ -146,3 +146,13 @@ def test_openapi_document_lists_every_route(app, api):
 
 def test_api_responses_are_not_cached(api):
     assert api.get("/api/v1/openapi.json").headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/users/99999999999999999999", "/api/v1/users/2147483648"])
+def test_ids_beyond_any_column_are_404_not_500(api, path):
+    _is_problem(api.get(path), 404)
+
+
+def test_huge_ids_in_pages_are_404(client, login, make_user):
+    login(make_user("boss", roles=("admin",)))
+    assert client.get("/admin/users/99999999999999999999").status_code == 404

@@ -1,0 +1,131 @@
+# The second-hand marketplace: set-up, run and test (GNU make).
+#
+#   make run     virtual environment, install, translations, database upgrade,
+#                demo data the first time, then serve http://127.0.0.1:5000 (SQLite)
+#   make test    the whole test suite in the same environment
+#
+# Settings (environment or command line): VENV, PYTHON, HOST, PORT, PYTEST_ARGS,
+# PYTEST_WORKERS, GUNICORN_WORKERS, BIND; the app itself reads DATABASE_URL,
+# REDIS_URL and MARKETPLACE_* (see README.md).
+
+VENV ?= .venv
+# The interpreter the venv is made from: python3.11 if there is one, else python3.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
+
+HOST ?= 127.0.0.1
+PORT ?= 5000
+PYTEST_ARGS ?=
+# pytest-xdist workers: "auto" is one per core; 0 runs everything in this process.
+PYTEST_WORKERS ?= auto
+GUNICORN_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 + 1 )))
+BIND ?= 127.0.0.1:8000
+
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+TRANSLATIONS := marketplace/translations
+# Stamps inside the venv: re-made (pip install again) when a requirements file changes.
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+DEV_STAMP := $(VENV)/.installed-dev
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PIP_NO_INPUT := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help install install-runtime translations db run seed test lint format serve clean
+
+help:
+	@echo "make run          install, translate, upgrade the database, seed demo data once, serve http://$(HOST):$(PORT)"
+	@echo "make test         run the whole test suite (PYTEST_ARGS='-k foo' to narrow, PYTEST_WORKERS=0 for one process)"
+	@echo "make install      create $(VENV) and install requirements-dev.txt (runtime + test tools)"
+	@echo "make install-runtime   only requirements.txt (what production needs)"
+	@echo "make translations compile the Babel catalogs (.po -> .mo)"
+	@echo "make db           upgrade the database to the newest migration (DATABASE_URL or instance/marketplace.db)"
+	@echo "make lint         ruff check + ruff format --check"
+	@echo "make format       ruff format + ruff check --fix"
+	@echo "make serve        gunicorn wsgi:app (GUNICORN_WORKERS=$(GUNICORN_WORKERS), BIND=$(BIND))"
+	@echo "make clean        remove $(VENV) and caches (never instance/: it holds the keys)"
+
+# --- environment -------------------------------------------------------------
+
+$(BIN)/python:
+	@if [ -z "$(PYTHON)" ]; then \
+	  echo "error: neither python3.11 nor python3 is on PATH; install Python 3.11 or newer (or set PYTHON=...)" >&2; \
+	  exit 1; \
+	fi
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || { \
+	  echo "error: Python 3.11 or newer is needed, but $(PYTHON) is $$($(PYTHON) -V 2>&1)." >&2; \
+	  echo "       Install Python 3.11 or set PYTHON=/path/to/python3.11" >&2; \
+	  exit 1; }
+	@echo "creating the virtual environment $(VENV) with $$($(PYTHON) -V 2>&1) ($(PYTHON))"
+	@$(PYTHON) -m venv $(VENV) || { \
+	  rm -f $(BIN)/python; \
+	  echo "error: '$(PYTHON) -m venv' failed; on Debian or Ubuntu install the venv module: apt-get install python3-venv" >&2; \
+	  exit 1; }
+
+$(RUNTIME_STAMP): requirements.txt | $(BIN)/python
+	@$(BIN)/python -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || { \
+	  echo "error: $(VENV) was made with $$($(BIN)/python -V 2>&1); Python 3.11 or newer is needed: rm -rf $(VENV) and retry" >&2; \
+	  exit 1; }
+	@echo "installing requirements.txt into $(VENV)"
+	$(BIN)/pip install --quiet -r requirements.txt
+	@touch $@
+
+$(DEV_STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+	@$(BIN)/python -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || { \
+	  echo "error: $(VENV) was made with $$($(BIN)/python -V 2>&1); Python 3.11 or newer is needed: rm -rf $(VENV) and retry" >&2; \
+	  exit 1; }
+	@echo "installing requirements-dev.txt (runtime + test tools) into $(VENV)"
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	@touch $@ $(RUNTIME_STAMP)
+
+install-runtime: $(RUNTIME_STAMP)
+
+install: $(DEV_STAMP)
+
+# Compiled catalogs (.mo) are not committed; compile whatever .po files exist.
+translations: $(RUNTIME_STAMP)
+	@if ls $(TRANSLATIONS)/*/LC_MESSAGES/*.po >/dev/null 2>&1; then \
+	  $(BIN)/pybabel compile -d $(TRANSLATIONS) --statistics; \
+	else \
+	  echo "translations: no catalogs under $(TRANSLATIONS)/, nothing to compile"; \
+	fi
+
+# --- database and serving ----------------------------------------------------
+
+db: $(RUNTIME_STAMP)
+	$(FLASK) db upgrade
+
+seed: db
+	$(FLASK) seed-demo --if-empty
+
+# Plain http on localhost: cookies must not be marked Secure or the browser drops them.
+run: translations seed
+	MARKETPLACE_SESSION_COOKIE_SECURE=false MARKETPLACE_REMEMBER_COOKIE_SECURE=false \
+	  $(FLASK) run --host $(HOST) --port $(PORT)
+
+# Production: behind an HTTPS proxy, with `make db` run once per release beforehand.
+serve: $(RUNTIME_STAMP) translations
+	$(BIN)/gunicorn --workers $(GUNICORN_WORKERS) --bind $(BIND) --access-logfile - wsgi:app
+
+# --- checks ------------------------------------------------------------------
+
+# pytest's exit code 5 means it collected no tests: that is a failure too.
+test: $(DEV_STAMP) translations
+	@echo "$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)"
+	@$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests (exit code 5)" >&2; fi; \
+	exit $$rc
+
+lint: $(DEV_STAMP)
+	@rc=0; \
+	echo "$(BIN)/ruff check ."; $(BIN)/ruff check . || rc=1; \
+	echo "$(BIN)/ruff format --check ."; $(BIN)/ruff format --check . || rc=1; \
+	exit $$rc
+
+format: $(DEV_STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
