@@ -20,7 +20,8 @@ def database_url(url: str | None, instance_path: str) -> str:
 class Config:
     """Defaults for production; tests and `make run` override what they need."""
 
-    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict] = {"pool_pre_ping": True}
+    # hide_parameters: an error logged with its SQL never carries the values (hashes, ciphertexts).
+    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict] = {"pool_pre_ping": True, "hide_parameters": True}
     SQLALCHEMY_RECORD_QUERIES = False
 
     SESSION_COOKIE_NAME = "mp_session"
@@ -55,4 +56,5 @@ class Config:
     # The verifier that receives real-name requests: "queue" hands them to a moderator.
     IDENTITY_VERIFIER = "queue"
 
-    SEED_DEMO_ON_RUN = False
+    # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto (0 = none; trust nothing).
+    PROXY_FIX_HOPS = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import functools
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -58,6 +59,36 @@ class UTCDateTime(sa.types.TypeDecorator):
 # transactions that read then write fail under concurrency even with a busy
 # timeout (FACTS.md), so writing requests take the write lock at BEGIN.
 write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=True)
+
+
+class read_only:
+    """Run a block or a view without SQLite's write lock (BEGIN instead of BEGIN IMMEDIATE).
+
+    For work that only reads but takes long, such as checking a password with scrypt.
+    As a context manager it ends the read transaction on the way out, so what follows
+    starts a fresh (writing) one.
+    """
+
+    def __init__(self, view=None):
+        self.view = view
+        if view is not None:
+            functools.update_wrapper(self, view)
+
+    def __call__(self, *args, **kwargs):
+        with read_only():
+            return self.view(*args, **kwargs)
+
+    def __enter__(self):
+        self._token = write_intent.set(False)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None:
+                db.session.commit()
+        finally:
+            write_intent.reset(self._token)
+        return False
 
 
 def _on_sqlite_connect(dbapi_conn, _record):

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 
@@ -46,12 +47,6 @@ class Invalid(DomainError):
     status = 422
     title = _l("输入有误")
     type_slug = "invalid"
-
-
-class RateLimited(DomainError):
-    status = 429
-    title = _l("操作过于频繁")
-    type_slug = "rate-limited"
 
 
 def wants_problem_json() -> bool:
@@ -118,8 +113,10 @@ def register_error_handlers(app: Flask) -> None:
             headers["Allow"] = ", ".join(exc.valid_methods)
         if status == 429:
             detail = _l("请求太频繁了，请稍后再试。")
-        elif status == 400 and getattr(exc, "description", "").startswith("The CSRF"):
+        elif isinstance(exc, CSRFError):
             detail = _l("表单已过期或来源不明，请刷新页面后重新提交。")
+        elif status == 400 and exc.description != type(exc).description:
+            detail = exc.description  # our own explanation, already in the user's language
         else:
             detail = title
         if wants_problem_json():

@@ -1,5 +1,6 @@
 """Extension objects, created unbound and attached to the app in create_app."""
 
+from flask import current_app, request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -15,4 +16,51 @@ csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
-__all__ = ["babel", "csrf", "db", "limiter", "login_manager", "migrate"]
+
+def config_limit(key: str):
+    """A limit read from the app's config when the request is checked (so tests and deployments can set it)."""
+    return lambda: current_app.config[key]
+
+
+def login_username_key() -> str:
+    """Rate-limit key for the username being tried, from a login form or a JSON body."""
+    from marketplace.accounts.service import normalise_username
+
+    if request.is_json:
+        try:
+            payload = request.get_json(silent=True)
+        except RecursionError:
+            payload = None
+        name = payload.get("username", "") if isinstance(payload, dict) else ""
+    else:
+        name = request.form.get("username", "")
+    return "login-user:" + normalise_username(str(name))[:64]
+
+
+def _failed_login(response) -> bool:
+    # A successful login redirects (page) or returns the token (API); only failures count.
+    return response.status_code not in (200, 302)
+
+
+# Shared by the login page and the token endpoint: one budget per username, counting failures only,
+# so guessing cannot lock the real owner out with the right password.
+login_user_limit = limiter.shared_limit(
+    config_limit("LOGIN_RATE_LIMIT_USERNAME"),
+    scope="login-user",
+    key_func=login_username_key,
+    deduct_when=_failed_login,
+    methods=["POST"],
+)
+login_ip_limit = limiter.shared_limit(config_limit("LOGIN_RATE_LIMIT_IP"), scope="login-ip", methods=["POST"])
+
+__all__ = [
+    "babel",
+    "config_limit",
+    "csrf",
+    "db",
+    "limiter",
+    "login_ip_limit",
+    "login_manager",
+    "login_user_limit",
+    "migrate",
+]

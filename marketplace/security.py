@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from flask import current_app, request
+from flask_babel import gettext as _
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -40,3 +42,48 @@ def safe_next(target: str | None, default: str = "/") -> str:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return default
     return target
+
+
+# C0 control characters other than tab, newline and carriage return, and DEL: never
+# legitimate in a form field, a query or a JSON string, and PostgreSQL refuses NUL in text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+API_MAX_BODY = 64 * 1024
+
+
+def _has_control(value) -> bool:
+    if isinstance(value, str):
+        return bool(_CONTROL.search(value))
+    if isinstance(value, dict):
+        return any(_has_control(k) or _has_control(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_control(v) for v in value)
+    return False
+
+
+def screen_request():
+    """Refuse, before any view runs, input no field may hold: control characters, oversized
+    or unparseable API bodies. Views and services then only see sane text."""
+    from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+
+    from marketplace.errors import Invalid
+
+    is_api = request.path.startswith("/api/")
+    if is_api and (request.content_length or 0) > API_MAX_BODY:
+        raise RequestEntityTooLarge()
+    fields = [request.path, *request.args.keys(), *request.args.values()]
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.mimetype in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        fields += [*request.form.keys(), *request.form.values()]
+    payload = None
+    if request.is_json and request.content_length:
+        try:
+            payload = request.get_json(silent=True)
+        except RecursionError:
+            raise Invalid(_("请求体嵌套过深。"), errors={"body": [_("JSON 嵌套过深")]}) from None
+    if any(_has_control(f) for f in fields) or _has_control(payload):
+        message = _("输入中含有不可见的控制字符，请删除后重试。")
+        if is_api:
+            raise Invalid(message, errors={"body": [message]})
+        raise BadRequest(message)

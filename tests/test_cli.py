@@ -21,3 +21,26 @@ def test_users_create_rejects_weak_password(cli, db):
 def test_grant_unknown_user_or_role(cli, db, user):
     assert cli("users", "grant", "ghost", "admin").exit_code == 1
     assert cli("users", "grant", user.username, "emperor").exit_code == 1
+
+
+def test_suspend_ends_sessions_and_reactivate_restores(cli, db, user):
+    from marketplace.accounts.service import authenticate
+    from marketplace.errors import Forbidden
+
+    version = user.session_version
+    assert cli("users", "suspend", user.username, "--reason", "reported fraud").exit_code == 0
+    db.session.refresh(user)
+    assert user.status == "suspended" and user.session_version == version + 1
+    try:
+        authenticate(user.username, "Lvse-Xunhuan-2026")
+    except Forbidden:
+        pass
+    else:
+        raise AssertionError("a suspended user could log in")
+    assert cli("users", "reactivate", user.username, "--reason", "cleared").exit_code == 0
+    db.session.refresh(user)
+    assert user.status == "active"
+
+
+def test_suspend_needs_a_reason(cli, user):
+    assert cli("users", "suspend", user.username).exit_code != 0

@@ -68,7 +68,8 @@ def user_detail(user_id: int):
         else:
             flash(_("已授予角色 %(r)s。", r=form.role.data), "success")
             return redirect(url_for("admin.user_detail", user_id=user.id))
-    return render_template("accounts/admin_user.html", user=user, form=form)
+    status = 422 if form.errors else 200
+    return render_template("accounts/admin_user.html", user=user, form=form), status
 
 
 @bp.route("/users/<int:user_id>/roles/<role>/revoke", methods=["GET", "POST"])

@@ -7,25 +7,8 @@ from flask import current_app, request
 from marketplace.accounts import service
 from marketplace.accounts.schemas import RegisterIn, TokenIn, TokenOut, UserCreatedOut
 from marketplace.api import endpoint
-from marketplace.extensions import limiter
-
-
-def _register_limit() -> str:
-    return current_app.config["REGISTER_RATE_LIMIT"]
-
-
-def _login_ip_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT_IP"]
-
-
-def _login_user_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT_USERNAME"]
-
-
-def _token_username_key() -> str:
-    payload = request.get_json(silent=True)
-    name = payload.get("username", "") if isinstance(payload, dict) else ""
-    return "login-user:" + service.normalise_username(str(name))
+from marketplace.db import read_only
+from marketplace.extensions import config_limit, limiter, login_ip_limit, login_user_limit
 
 
 @endpoint(
@@ -38,7 +21,7 @@ def _token_username_key() -> str:
     status=201,
     auth="none",
     errors=(409,),
-    decorators=(limiter.limit(_register_limit),),
+    decorators=(limiter.limit(config_limit("REGISTER_RATE_LIMIT")),),
 )
 def create_user(*, user, body: RegisterIn):
     created = service.register(body.username, body.password, body.display_name)
@@ -56,16 +39,22 @@ def create_user(*, user, body: RegisterIn):
     response=TokenOut,
     auth="none",
     errors=(403,),
-    decorators=(limiter.limit(_login_ip_limit), limiter.limit(_login_user_limit, key_func=_token_username_key)),
+    decorators=(login_ip_limit, login_user_limit),
 )
 def create_token(*, user, body: TokenIn):
-    authed = service.authenticate(body.username, body.password)
+    with read_only():
+        # The password check (scrypt) runs outside SQLite's write lock.
+        authed = service.authenticate(body.username, body.password)
     raw, token = service.issue_token(authed, current_app.config["API_TOKEN_TTL"])
     return TokenOut(token=raw, expires_at=token.expires_at)
 
 
 @endpoint(
-    "/auth/token", "DELETE", summary="Revoke the bearer token used for this request", tags=("accounts",), status=204
+    "/auth/token",
+    "DELETE",
+    summary="Revoke the bearer token used for this request",
+    tags=("accounts",),
+    status=204,
 )
 def revoke_token(*, user):
     _scheme, _sep, raw = request.headers.get("Authorization", "").partition(" ")

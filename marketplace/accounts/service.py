@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import unicodedata
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -15,8 +16,10 @@ from marketplace.accounts.models import ROLES, ApiToken, User, UserRole
 from marketplace.accounts.passwords import hash_password, password_problems, verify_password
 from marketplace.audit.service import record
 from marketplace.db import db, utcnow
-from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
+from marketplace.errors import Conflict, Forbidden, Invalid
 
+# Names the site itself shows for closed accounts and staff: nobody may pose as them.
+RESERVED_DISPLAY_NAMES = frozenset({"已注销用户", "平台管理员", "管理员", "客服", "官方"})
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{2,31}$")
 
 
@@ -29,14 +32,6 @@ def _dummy_hash() -> str:
 def normalise_username(username: str) -> str:
     """Usernames are case-insensitive: stored and compared lower-cased."""
     return (username or "").strip().lower()
-
-
-def get_user(user_id: int) -> User:
-    """The user with this id, or NotFound."""
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotFound(_("找不到该用户。"))
-    return user
 
 
 def find_user(username: str) -> User | None:
@@ -53,14 +48,20 @@ def register(username: str, password: str, display_name: str) -> User:
         errors["username"] = [_("用户名为 3–32 个字母、数字、下划线、点或连字符")]
     if not 1 <= len(display_name) <= 40:
         errors["display_name"] = [_("昵称为 1–40 个字符")]
+    elif any(unicodedata.category(c) in ("Cc", "Cf") for c in display_name):
+        errors["display_name"] = [_("昵称不能包含不可见字符")]
+    elif display_name in RESERVED_DISPLAY_NAMES:
+        errors["display_name"] = [_("这个昵称留作系统使用，请换一个")]
     problems = password_problems(password or "", username)
     if problems:
         errors["password"] = problems
     if errors:
         raise Invalid(_("注册信息有误，请检查标出的字段。"), errors=errors)
+    # Hashed before the first query: on SQLite a writing request holds the write lock from there on.
+    password_hash = hash_password(password)
     if find_user(username) is not None:
         raise Conflict(_("用户名已被占用。"), errors={"username": [_("用户名已被占用")]})
-    user = User(username=username, display_name=display_name, password_hash=hash_password(password))
+    user = User(username=username, display_name=display_name, password_hash=password_hash)
     user.role_rows.append(UserRole(role="resident"))
     try:
         # Added inside the savepoint: a racing registration's UNIQUE violation rolls back
@@ -113,6 +114,10 @@ def set_status(actor: User | None, user: User, status: str, reason: str) -> None
     """Suspend, reactivate or close an account; suspension and closing end every session."""
     if status not in ("active", "suspended", "closed"):
         raise Invalid(_("未知的账户状态。"))
+    if actor is not None and actor.id != user.id and not actor.has_role("admin", "moderator"):
+        raise Forbidden(_("只有管理员或审核员可以停用账户。"))
+    if status != "closed" and not (reason or "").strip():
+        raise Invalid(_("请写明理由：账户的主人会看到它。"), errors={"reason": [_("请填写理由")]})
     previous = user.status
     user.status = status
     if status != "active":
@@ -143,6 +148,10 @@ def revoke_role(actor: User | None, user: User, role: str) -> None:
     """Take a role away (audited)."""
     if actor is not None and not actor.has_role("admin"):
         raise Forbidden(_("只有管理员可以收回角色。"))
+    if role == "admin" and user.has_role("admin"):
+        admins = db.session.scalar(sa.select(sa.func.count()).select_from(UserRole).where(UserRole.role == "admin"))
+        if admins <= 1:
+            raise Conflict(_("这是最后一位管理员，不能收回其管理员角色。"))
     for row in list(user.role_rows):
         if row.role == role:
             user.role_rows.remove(row)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
@@ -11,9 +11,9 @@ from marketplace.accounts import service
 from marketplace.accounts.admin import bp as admin_bp
 from marketplace.accounts.forms import ChangePasswordForm, LoginForm, RegisterForm
 from marketplace.accounts.models import ROLE_LABELS
-from marketplace.db import db
+from marketplace.db import db, read_only
 from marketplace.errors import DomainError
-from marketplace.extensions import limiter, login_manager
+from marketplace.extensions import config_limit, limiter, login_ip_limit, login_manager, login_user_limit
 from marketplace.forms_util import apply_domain_error
 from marketplace.security import safe_next
 
@@ -37,24 +37,16 @@ def _load_user(session_id: str):
     return service.load_session_user(session_id)
 
 
-def _login_username_key() -> str:
-    return "login-user:" + service.normalise_username(request.form.get("username", ""))
-
-
-def _login_ip_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT_IP"]
-
-
-def _login_user_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT_USERNAME"]
-
-
-def _register_limit() -> str:
-    return current_app.config["REGISTER_RATE_LIMIT"]
+def _fresh_session() -> None:
+    """Start a new session (new CSRF token) when who is logged in changes; keep the language."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
 
 
 @bp.route("/register", methods=["GET", "POST"])
-@limiter.limit(_register_limit, methods=["POST"])
+@limiter.limit(config_limit("REGISTER_RATE_LIMIT"), methods=["POST"])
 def register():
     """Create an account, then log straight in."""
     if current_user.is_authenticated:
@@ -68,6 +60,7 @@ def register():
             db.session.rollback()
             apply_domain_error(form, exc)
         else:
+            _fresh_session()
             login_user(user)
             flash(_("注册成功，欢迎！完成实名认证后即可发布和购买。"), "success")
             return redirect(url_for("identity.verify"))
@@ -75,8 +68,9 @@ def register():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_ip_limit, methods=["POST"])
-@limiter.limit(_login_user_limit, methods=["POST"], key_func=_login_username_key)
+@login_ip_limit
+@login_user_limit
+@read_only
 def login():
     """Log in with username and password; `next` may only point at our own pages."""
     form = LoginForm(next=request.args.get("next", ""))
@@ -87,6 +81,7 @@ def login():
             form.password.data = ""
             flash(str(exc.message), "error")
         else:
+            _fresh_session()
             login_user(user)
             flash(_("已登录。"), "success")
             return redirect(safe_next(form.next.data, url_for("home.index")))
@@ -101,6 +96,7 @@ def logout():
     service.end_all_sessions(current_user._get_current_object())
     db.session.commit()
     logout_user()
+    _fresh_session()
     flash(_("已退出登录，所有设备上的会话均已失效。"), "success")
     return redirect(url_for("home.index"))
 

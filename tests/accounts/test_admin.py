@@ -51,6 +51,14 @@ def test_grant_then_revoke_with_confirmation(client, login, admin, user, db):
 def test_unknown_role_choice_is_refused(client, login, admin, user, db):
     login(admin)
     resp = client.post(f"/admin/users/{user.id}", data={"role": "emperor"})
-    assert resp.status_code == 200
+    assert resp.status_code == 422
     db.session.refresh(user)
     assert user.roles == ["resident"]
+
+
+def test_the_last_admin_cannot_be_revoked(client, login, admin, db):
+    login(admin)
+    resp = client.post(f"/admin/users/{admin.id}/roles/admin/revoke", data={}, follow_redirects=True)
+    assert "最后一位管理员" in resp.get_data(as_text=True)
+    db.session.refresh(admin)
+    assert admin.has_role("admin")

@@ -32,13 +32,29 @@ def test_ip_limit_holds_across_usernames(client):
     assert statuses[:6] == [422] * 6 and statuses[6] == 429
 
 
-def test_api_token_endpoint_shares_the_username_limit(api, user):
-    for _ in range(3):
-        api.post("/api/v1/auth/token", json={"username": user.username, "password": "wrong-password-x"})
+def test_page_and_api_share_one_budget_per_username(client, api, user):
+    _login(client, user.username)
+    _login(client, user.username)
+    api.post("/api/v1/auth/token", json={"username": user.username, "password": "wrong-password-x"})
     resp = api.post("/api/v1/auth/token", json={"username": user.username, "password": "wrong-password-x"})
     assert resp.status_code == 429
     assert resp.mimetype == "application/problem+json"
     assert "Retry-After" in resp.headers
+
+
+def test_only_failures_count_so_the_owner_is_not_locked_out(client, api, user, password):
+    for n in range(5):
+        resp = client.post(
+            "/login",
+            data={"username": user.username, "password": password},
+            environ_base={"REMOTE_ADDR": f"10.2.0.{n}"},
+        )
+        assert resp.status_code == 302
+        client.post("/logout", data={})
+    _login(client, user.username)
+    _login(client, user.username)
+    resp = api.post("/api/v1/auth/token", json={"username": user.username, "password": password})
+    assert resp.status_code == 200
 
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -126,3 +126,26 @@ def test_security_headers_on_pages(client):
     assert "frame-ancestors 'none'" in csp
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert resp.headers["X-Frame-Options"] == "DENY"
+
+
+def test_nul_byte_in_a_form_is_a_clear_400(client):
+    resp = client.post("/login", data={"username": "a\x00b", "password": "whatever-123"})
+    assert resp.status_code == 400
+    assert "控制字符" in resp.get_data(as_text=True)
+
+
+def test_nul_byte_in_a_query_is_400(client, login, make_user):
+    login(make_user("boss", roles=("admin",)))
+    assert client.get("/admin/users?q=%00").status_code == 400
+
+
+def test_login_starts_a_new_session(client, user, password):
+    before = client.csrf_token()
+    client.post("/login", data={"username": user.username, "password": password})
+    assert client.csrf_token() != before
+
+
+def test_language_choice_survives_login(client, user, password):
+    client.post("/lang/en", data={"next": "/"})
+    client.post("/login", data={"username": user.username, "password": password})
+    assert 'lang="en"' in client.get("/").get_data(as_text=True)

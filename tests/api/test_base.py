@@ -59,7 +59,8 @@ def test_register_field_errors_are_422_in_chinese(api):
 def test_register_field_errors_in_english_on_request(api):
     resp = api.post("/api/v1/users", json={"username": "ok_name", "password": "123"}, headers={"Accept-Language": "en"})
     body = _is_problem(resp, 422)
-    assert body["errors"]["display_name"]
+    assert body["errors"]["display_name"] == ["Required"]
+    assert body["title"] == "Invalid input"
 
 
 def test_register_conflict(api, user):
@@ -156,3 +157,36 @@ def test_ids_beyond_any_column_are_404_not_500(api, path):
 def test_huge_ids_in_pages_are_404(client, login, make_user):
     login(make_user("boss", roles=("admin",)))
     assert client.get("/admin/users/99999999999999999999").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"username": "nul\u0000user", "password": "Lvse-Xunhuan-2026", "display_name": "x"},
+        {"username": "ok_user", "password": "Lvse-Xunhuan-2026", "display_name": "a\u0007b"},
+    ],
+)
+def test_control_characters_are_422_not_500(api, payload):
+    body = _is_problem(api.post("/api/v1/users", json=payload), 422)
+    assert "控制字符" in body["detail"]
+
+
+def test_deeply_nested_json_is_422(api):
+    resp = api.post("/api/v1/auth/token", data="[" * 50000, content_type="application/json")
+    _is_problem(resp, 422)
+
+
+def test_oversized_api_body_is_413(api):
+    resp = api.post("/api/v1/users", json={"username": "x", "password": "y", "display_name": "z" * 70000})
+    _is_problem(resp, 413)
+
+
+def test_invisible_characters_in_display_names_are_refused(api):
+    body = _is_problem(
+        api.post(
+            "/api/v1/users",
+            json={"username": "rtl_user", "password": "Lvse-Xunhuan-2026", "display_name": "abc\u202edcba"},
+        ),
+        422,
+    )
+    assert "display_name" in body["errors"]
