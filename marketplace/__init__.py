@@ -29,7 +29,7 @@ class IdConverter(IntegerConverter):
 
 
 # Feature packages with an HTML blueprint (views.py) and/or JSON routes (api.py).
-FEATURES = ("home", "accounts", "identity", "audit")
+FEATURES = ("home", "accounts", "identity", "audit", "grading", "listings", "moderation")
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -54,6 +54,11 @@ def create_app(config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = _instance_secret(app, "secret_key")
 
     app.url_map.converters["int"] = IdConverter
+    if app.config["PROXY_FIX_HOPS"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["PROXY_FIX_HOPS"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     _init_extensions(app)
     _register_features(app)
     _register_request_hooks(app)
@@ -67,13 +72,10 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def _instance_secret(app: Flask, name: str) -> str:
-    """Read a random secret kept in instance/, creating it on first run."""
-    path = Path(app.instance_path) / name
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
-    return path.read_text().strip()
+    """Read a random secret kept in instance/, creating it on first run (race-free, see keyfiles.py)."""
+    from marketplace.keyfiles import read_or_create
+
+    return read_or_create(Path(app.instance_path) / name, lambda: secrets.token_hex(32))
 
 
 def _init_extensions(app: Flask) -> None:
@@ -98,12 +100,14 @@ def _register_features(app: Flask) -> None:
     from marketplace.api import api_bp, init_api
 
     for name in FEATURES:
-        for module_name in ("views", "api"):
+        for module_name in ("models", "views", "api"):
             try:
                 module = importlib.import_module(f"marketplace.{name}.{module_name}")
             except ModuleNotFoundError as exc:
                 if exc.name != f"marketplace.{name}.{module_name}":
                     raise
+                continue
+            if module_name == "models":
                 continue
             if module_name == "views":
                 for blueprint in getattr(module, "blueprints", [module.bp]):
@@ -113,11 +117,13 @@ def _register_features(app: Flask) -> None:
 
 
 def _register_request_hooks(app: Flask) -> None:
-    from marketplace.security import apply_security_headers
+    from marketplace.security import apply_security_headers, screen_request
 
     @app.before_request
     def _declare_write_intent():
         write_intent.set(request.method not in ("GET", "HEAD", "OPTIONS"))
+
+    app.before_request(screen_request)
 
     app.after_request(apply_security_headers)
 

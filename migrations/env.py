@@ -38,6 +38,18 @@ target_db = current_app.extensions["migrate"].db
 # ... etc.
 
 
+def include_object(obj, name, type_, reflected, compare_to):
+    """Leave out what the migrations make by hand for search: SQLite's FTS5 tables and
+    PostgreSQL's generated tsvector column (the models never map them)."""
+    if type_ == "table" and name.startswith("listing_fts"):
+        return False
+    if type_ == "column" and name == "vector" and getattr(obj, "table", None) is not None:
+        return obj.table.name != "listing_search"
+    if type_ == "index" and name == "ix_listing_search_vector":
+        return False
+    return True
+
+
 def get_metadata():
     if hasattr(target_db, "metadatas"):
         return target_db.metadatas[None]
@@ -88,7 +100,9 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+        context.configure(
+            connection=connection, target_metadata=get_metadata(), include_object=include_object, **conf_args
+        )
 
         with context.begin_transaction():
             context.run_migrations()
