@@ -45,9 +45,7 @@ def include_object(obj, name, type_, reflected, compare_to):
         return False
     if type_ == "column" and name == "vector" and getattr(obj, "table", None) is not None:
         return obj.table.name != "listing_search"
-    if type_ == "index" and name == "ix_listing_search_vector":
-        return False
-    return True
+    return not (type_ == "index" and name == "ix_listing_search_vector")
 
 
 def get_metadata():
