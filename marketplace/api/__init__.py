@@ -50,6 +50,8 @@ class Operation:
     errors: tuple[int, ...]
     roles: tuple[str, ...] = field(default_factory=tuple)
     content_type: str = "application/json"
+    # Further success statuses the operation may answer with, each with its body model (None: no body).
+    also: dict[int, type[BaseModel] | None] = field(default_factory=dict)
 
 
 OPERATIONS: list[Operation] = []
@@ -141,6 +143,7 @@ def endpoint(
     query: type[BaseModel] | None = None,
     response: type[BaseModel] | None = None,
     status: int = 200,
+    also: dict[int, type[BaseModel] | None] | None = None,
     auth: str = "required",
     roles: tuple[str, ...] = (),
     errors: tuple[int, ...] = (),
@@ -152,9 +155,12 @@ def endpoint(
     `decorators` wrap the view before it is registered (rate limits, for example).
     The handler receives the path arguments plus `user`, and `body`/`query` when declared,
     and returns a model instance, a dict for `response`, or a flask Response as is.
+    `also` documents further success statuses ({201: Model}); the handler picks one by
+    returning `(result, status)`, and a status not declared is a programming error.
     Writing methods commit once when the handler returns.
     """
     assert auth in ("required", "optional", "none")
+    also = dict(also or {})
 
     def decorator(fn: Callable) -> Callable:
         @wraps(fn)
@@ -173,17 +179,24 @@ def endpoint(
             if query is not None:
                 kwargs["query"] = _parse_query(query)
             result = fn(**kwargs)
+            code, model = status, response
+            if isinstance(result, tuple):
+                result, code = result
+                if code != status:
+                    if code not in also:
+                        raise RuntimeError(f"{fn.__name__} answered {code}, not declared in its endpoint()")
+                    model = also[code]
             if method != "GET":
                 db.session.commit()
             if result is None:
-                return "", status
+                return "", code
             if isinstance(result, current_app.response_class):
                 return result
-            if response is not None and not isinstance(result, BaseModel):
-                result = response.model_validate(result)
+            if model is not None and not isinstance(result, BaseModel):
+                result = model.model_validate(result)
             payload = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
             resp = jsonify(payload)
-            resp.status_code = status
+            resp.status_code = code
             return resp
 
         registered = view
@@ -205,6 +218,7 @@ def endpoint(
                 errors=errors,
                 roles=roles,
                 content_type=content_type,
+                also=also,
             )
         )
         return registered

@@ -38,11 +38,22 @@ def _problem(description: str) -> dict:
     }
 
 
+def _success(op: Operation, model) -> dict:
+    if model is not None:
+        return {
+            "description": op.summary,
+            "content": {op.content_type: {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+        }
+    if op.content_type != "application/json":
+        return {"description": op.summary, "content": {op.content_type: {"schema": {"type": "string"}}}}
+    return {"description": op.summary}
+
+
 def build_document(operations: list[Operation]) -> dict:
     """Return the whole document: paths, operations, schemas and the bearer scheme."""
     models = set()
     for op in operations:
-        for model in (op.body, op.query, op.response):
+        for model in (op.body, op.query, op.response, *op.also.values()):
             if model is not None:
                 models.add(model)
     ordered = sorted(models, key=lambda m: m.__name__)
@@ -65,18 +76,8 @@ def build_document(operations: list[Operation]) -> dict:
             for name, prop in query_schema.get("properties", {}).items():
                 parameters.append({"name": name, "in": "query", "required": name in required, "schema": prop})
         responses: dict[str, dict] = {}
-        if op.response is not None:
-            responses[str(op.status)] = {
-                "description": op.summary,
-                "content": {op.content_type: {"schema": {"$ref": f"#/components/schemas/{op.response.__name__}"}}},
-            }
-        elif op.content_type != "application/json":
-            responses[str(op.status)] = {
-                "description": op.summary,
-                "content": {op.content_type: {"schema": {"type": "string"}}},
-            }
-        else:
-            responses[str(op.status)] = {"description": op.summary}
+        for code, model in sorted({op.status: op.response, **op.also}.items()):
+            responses[str(code)] = _success(op, model)
         codes = set(op.errors) | {429}
         if op.auth == "required":
             codes |= {401}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app, jsonify
+import re
+
+from flask import current_app
 from flask_babel import gettext as _
 
 from marketplace import MAX_ID
@@ -11,6 +13,7 @@ from marketplace.errors import Invalid
 from marketplace.extensions import limiter
 from marketplace.identity import service
 from marketplace.identity.schemas import (
+    CreditDetailsOut,
     MeOut,
     PublicProfileOut,
     QueueItem,
@@ -56,17 +59,13 @@ def get_me(*, user):
     body=VerificationIn,
     response=VerificationOut,
     status=202,
+    also={201: VerificationOut},
     errors=(403, 409, 422),
     decorators=(limiter.limit(_verification_limit),),
 )
 def submit_verification(*, user, body: VerificationIn):
     req = service.submit(user, service.VerificationInput(**body.model_dump()))
-    out = _out(req)
-    if req.status == "verified":
-        resp = jsonify(out.model_dump(mode="json"))
-        resp.status_code = 201
-        return resp
-    return out
+    return _out(req), (201 if req.status == "verified" else 202)
 
 
 @endpoint(
@@ -82,6 +81,20 @@ def get_public_profile(*, user, user_id: int):
 
 
 @endpoint(
+    "/users/<int:user_id>/credit",
+    summary=(
+        "A user's credit score, band and ledger events (the user themself, moderators, supervisors; "
+        "404 for anyone else). The ledger arrives with the credit feature: until then `events` is empty."
+    ),
+    tags=("identity", "credit"),
+    response=CreditDetailsOut,
+    errors=(404,),
+)
+def get_user_credit(*, user, user_id: int):
+    return CreditDetailsOut.model_validate(service.credit_details(user, user_id))
+
+
+@endpoint(
     "/moderation/verifications",
     summary="Pending verification requests, oldest first",
     tags=("moderation",),
@@ -92,7 +105,8 @@ def get_public_profile(*, user, user_id: int):
 def list_verifications(*, user, query: QueueQuery):
     after = None
     if query.cursor:
-        if not (query.cursor.isdigit() and int(query.cursor) <= MAX_ID):
+        # ASCII digits only: str.isdigit() also accepts ² and ٣, which int() refuses or reads.
+        if not (re.fullmatch(r"[0-9]+", query.cursor) and int(query.cursor) <= MAX_ID):
             raise Invalid(_("查询参数有误。"), errors={"cursor": [_("格式不正确")]})
         after = int(query.cursor)
     rows = service.pending_requests(user, after_id=after, limit=query.limit + 1)

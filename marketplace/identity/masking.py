@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 
 def mask_keep_ends(value: str | None) -> str | None:
@@ -40,10 +41,24 @@ def mask_name(value: str | None) -> str | None:
     return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
-# Runs of digits long enough to be an ID number or a phone number (spaces or dashes between them).
-_LONG_NUMBER = re.compile(r"(?:\d[\s-]?){10,}[\dXx]")
+# What people put between the digits of a number: spaces, dashes, dots, middle dots, slashes,
+# brackets (after NFKC, so the full-width forms are among them); up to three in a row.
+_SEPARATORS = re.compile(r"(?<=[0-9])[\s\-\u2010-\u2015\u2212.\u00b7\u2022\u30fb_/()]{1,3}(?=[0-9Xx])")
+# Runs of digits long enough to be an ID number (18) or a phone number (11).
+_LONG_NUMBER = re.compile(r"[0-9]{10,}[0-9Xx]")
+
+
+def _flatten(text: str) -> str:
+    """NFKC, every decimal digit of any script as ASCII, separators between digits removed."""
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(str(unicodedata.decimal(c)) if c.isdecimal() and not c.isascii() else c for c in text)
+    return _SEPARATORS.sub("", text)
 
 
 def looks_like_pii(text: str | None) -> bool:
-    """Whether free text (a reason, a purpose) seems to carry an ID or phone number."""
-    return bool(text and _LONG_NUMBER.search(text))
+    """Whether free text (a reason, a purpose) seems to carry an ID or phone number.
+
+    Also when it is written 139.1234.5678, 139 1234  5678, in full-width or in another
+    script's digits.
+    """
+    return bool(text and _LONG_NUMBER.search(_flatten(text)))

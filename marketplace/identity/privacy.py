@@ -44,6 +44,19 @@ PURPOSE_MAX = 200
 EXPORT_SECTIONS: dict[str, Callable[[User], object]] = {}
 
 
+def shown_name(user: User | None) -> str:
+    """The name to show for a user: a closed account's in the reader's language.
+
+    Closing stores CLOSED_DISPLAY_NAME (Chinese) as the display name; pages show it
+    translated through this (the `display_name` template filter).
+    """
+    if user is None:
+        return ""
+    if user.status == "closed":
+        return _("已注销用户")
+    return user.display_name
+
+
 def register_export_section(name: str, build: Callable[[User], object]) -> None:
     """Let a feature contribute what it holds about a person to their data export."""
     EXPORT_SECTIONS[name] = build
@@ -107,12 +120,29 @@ def export_data(user: User, *, for_json: bool = True) -> dict:
     return data
 
 
+def _withdraw_if_pending(req: IdentityVerification, now) -> None:
+    """Withdraw a request still pending: one conditional UPDATE, as in service._decide.
+
+    A plain write of the object loaded a moment ago would overwrite a moderator's
+    decision committed in between. If they decided first, their decision stands (a
+    verified identity keeps its index, see the module docstring).
+    """
+    result = db.session.execute(
+        sa.update(IdentityVerification)
+        .where(IdentityVerification.id == req.id, IdentityVerification.status == "pending")
+        .values(status="withdrawn", decided_at=now, id_index=None, holder_id=None)
+        .execution_options(synchronize_session="fetch")
+    )
+    if result.rowcount != 1:
+        db.session.refresh(req)  # decided meanwhile: read the decision
+
+
 def erase_personal_data(user: User) -> None:
     """Erase the encrypted data of every request; withdraw a pending one (see the module docstring)."""
     now = utcnow()
     for req in _requests(user):
         if req.status == "pending":
-            req.status, req.decided_at, req.id_index, req.holder_id = "withdrawn", now, None, None
+            _withdraw_if_pending(req, now)
         req.real_name_enc = req.id_number_enc = req.phone_enc = None
         req.student_no_enc = req.credit_code_enc = req.real_name_masked = req.phone_index = None
         req.erased_at = now

@@ -15,6 +15,19 @@ class CreditOut(BaseModel):
     band: str | None
 
 
+class CreditEventOut(BaseModel):
+    at: datetime
+    delta: int
+    reason: str
+    source: str = Field(description="what caused it: decision, order, rating, event")
+
+
+class CreditDetailsOut(BaseModel):
+    score: int | None
+    band: str | None
+    events: list[CreditEventOut] = Field(description="the credit ledger, newest first")
+
+
 class MeOut(BaseModel):
     id: int
     username: str

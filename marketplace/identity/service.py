@@ -26,7 +26,6 @@ from marketplace.identity.places import CAMPUSES
 NAME_MAX = 40
 # Ids are 32-bit INTEGER columns; a larger number in a URL names nothing.
 REASON_MAX = 500
-_STUDENT_NO = re.compile(r"^[A-Za-z0-9]{4,20}$")
 _NAME_EXTRA = set("·•. ")
 
 
@@ -112,10 +111,10 @@ def clean(data: VerificationInput) -> CleanInput:
         campus = (data.campus or "").strip() or None
         if campus not in CAMPUSES:
             errors["campus"] = [_("请选择学校")]
-        student_no = (data.student_no or "").strip().upper() or None
+        student_no = validators.normalise_student_no(data.student_no) or None
         if student_no is None:
             errors["student_no"] = [_("请填写学号")]
-        elif not _STUDENT_NO.match(student_no):
+        elif not validators.is_valid_student_no(student_no):
             errors["student_no"] = [_("学号为 4–20 位字母或数字")]
     if kind == "business":
         credit_code = validators.normalise_credit_code(data.credit_code or "") or None
@@ -179,6 +178,28 @@ def list_status(user: User) -> str:
 def credit_summary(user: User) -> dict:
     """{score, band} of the user (both None before verification)."""
     return {"score": user.credit_score, "band": band(user.credit_score)}
+
+
+def can_view_credit(viewer: User | None, user: User) -> bool:
+    """Whether `viewer` may see `user`'s credit details: the user themself, moderators, supervisors."""
+    if viewer is None:
+        return False
+    if viewer.id == user.id:
+        return True
+    return viewer.status == "active" and viewer.has_role("moderator", "supervisor")
+
+
+def credit_details(viewer: User | None, user_id: int) -> dict:
+    """{score, band, events} of a user, for those who may see it (NotFound for anyone else).
+
+    `events` are the entries of the credit ledger, newest first. The ledger arrives with
+    the credit feature; until then no event exists and the list is empty (the initial
+    score is not dressed up as an event).
+    """
+    user = db.session.get(User, user_id)
+    if user is None or not can_view_credit(viewer, user):
+        raise NotFound(_("找不到该用户。"))
+    return {**credit_summary(user), "events": []}
 
 
 def masked(req: IdentityVerification) -> dict:

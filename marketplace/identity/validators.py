@@ -1,18 +1,30 @@
 """Checksums and formats of Chinese identifiers (test vectors in shared/reference/FACTS.md).
 
 A passing checksum is not verification: it only catches typing mistakes.
+
+Every normaliser first applies Unicode NFKC, which turns full-width (１２３Ｘ) and other
+compatibility forms of digits and letters into ASCII, and every check accepts ASCII
+only. Python's regex digit class and int() accept any Unicode digit (٣, ३, ...):
+without this, one identity typed in two scripts would get two different blind
+indexes, and so two accounts. Digits that NFKC leaves non-ASCII (Arabic-Indic,
+Devanagari, ...) are refused. (Whitespace is still stripped in any script: removing
+more characters can only make two spellings meet, never split one identity in two.)
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+_RESIDENT_ID = re.compile(r"[0-9]{17}[0-9X]")
+_STUDENT_NO = re.compile(r"[A-Z0-9]{4,20}")
+_IMEI = re.compile(r"[0-9]{15}")
 _VIN_VALUES = {
     **{str(d): d for d in range(10)},
     **dict(zip("ABCDEFGH", range(1, 9), strict=True)),
@@ -24,9 +36,19 @@ _VIN_VALUES = {
 _VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 
 
+def nfkc(value: str | None) -> str:
+    """Unicode NFKC: full-width and other compatibility forms become their plain (ASCII) form."""
+    return unicodedata.normalize("NFKC", value or "")
+
+
+def _upper_ascii(value: str) -> str:
+    # str.upper() would turn some non-ASCII letters into ASCII ones (ı → I, ſ → S).
+    return "".join(c.upper() if c.isascii() else c for c in value)
+
+
 def normalise_resident_id(value: str) -> str:
-    """Strip spaces and upper-case a trailing x."""
-    return re.sub(r"\s+", "", value or "").upper()
+    """NFKC, strip spaces and upper-case a trailing x."""
+    return _upper_ascii(re.sub(r"\s+", "", nfkc(value)))
 
 
 def resident_id_check_char(first17: str) -> str:
@@ -48,7 +70,7 @@ def resident_id_birth_date(value: str) -> date | None:
 
 def resident_id_error(value: str) -> str | None:
     """Why a normalised resident ID is invalid ("format", "date", "checksum"), or None if valid."""
-    if not re.fullmatch(r"\d{17}[\dX]", value):
+    if not _RESIDENT_ID.fullmatch(value):
         return "format"
     if resident_id_birth_date(value) is None:
         return "date"
@@ -63,8 +85,8 @@ def is_valid_resident_id(value: str) -> bool:
 
 
 def normalise_mobile(value: str) -> str:
-    """Remove spaces, dashes and a leading +86 / 0086."""
-    digits = re.sub(r"[\s-]", "", value or "")
+    """NFKC, remove spaces, dashes and a leading +86 / 0086."""
+    digits = re.sub(r"[\s-]", "", nfkc(value))
     for prefix in ("+86", "0086"):
         if digits.startswith(prefix):
             digits = digits[len(prefix) :]
@@ -73,12 +95,22 @@ def normalise_mobile(value: str) -> str:
 
 def is_valid_mobile(value: str) -> bool:
     """A mainland mobile number: 1[3-9] and nine more digits (carrier prefixes not hard-coded)."""
-    return bool(_MOBILE.match(normalise_mobile(value)))
+    return bool(_MOBILE.fullmatch(normalise_mobile(value)))
 
 
 def normalise_credit_code(value: str) -> str:
-    """Strip spaces and upper-case."""
-    return re.sub(r"\s+", "", value or "").upper()
+    """NFKC, strip spaces and upper-case."""
+    return _upper_ascii(re.sub(r"\s+", "", nfkc(value)))
+
+
+def normalise_student_no(value: str | None) -> str:
+    """NFKC, strip surrounding spaces and upper-case."""
+    return _upper_ascii(nfkc(value).strip())
+
+
+def is_valid_student_no(value: str | None) -> bool:
+    """4–20 ASCII letters or digits (after normalising)."""
+    return bool(_STUDENT_NO.fullmatch(normalise_student_no(value)))
 
 
 def is_valid_credit_code(value: str) -> bool:
@@ -93,7 +125,7 @@ def is_valid_credit_code(value: str) -> bool:
 
 def is_valid_imei(value: str) -> bool:
     """15 digits with a right Luhn check digit."""
-    if not re.fullmatch(r"\d{15}", value or ""):
+    if not _IMEI.fullmatch(value or ""):
         return False
     total = 0
     for i, c in enumerate(reversed(value)):

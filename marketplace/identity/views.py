@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, logout_user
@@ -13,15 +14,17 @@ from marketplace.accounts.forms import ConfirmForm
 from marketplace.accounts.models import ROLE_LABELS
 from marketplace.credit.policy import BAND_LABELS
 from marketplace.db import db
-from marketplace.errors import Conflict, DomainError, Forbidden
+from marketplace.errors import Conflict, DomainError, Forbidden, problem, wants_problem_json
 from marketplace.extensions import limiter
 from marketplace.forms_util import apply_domain_error
 from marketplace.identity import privacy, service
+from marketplace.identity.crypto import KeyFileError, check_keys_at_startup
 from marketplace.identity.forms import CloseAccountForm, RejectForm, VerificationForm
 from marketplace.identity.masking import looks_like_pii
 from marketplace.identity.places import campus_label
 
 bp = Blueprint("identity", __name__)
+bp.add_app_template_filter(privacy.shown_name, "display_name")
 
 KIND_LABELS = {"resident": _l("居民"), "student": _l("学生"), "business": _l("商家")}
 STATUS_LABELS = {
@@ -31,6 +34,23 @@ STATUS_LABELS = {
     "rejected": _l("未通过"),
     "withdrawn": _l("已撤回"),
 }
+
+
+def _key_file_error(exc: KeyFileError):
+    """Missing or wrong identity keys: a clear 503 and a log line for the operator, not a bare 500."""
+    db.session.rollback()
+    current_app.logger.error("identity data unavailable on %s %s: %s", request.method, request.path, exc)
+    title = _("实名信息暂时无法使用")
+    detail = _("实名认证和实名信息暂时无法使用，我们已记录这个问题。请稍后再试。")
+    if wants_problem_json():
+        return problem(503, title, detail, slug="identity-unavailable")
+    return render_template("errors/error.html", status=503, title=title, detail=detail), 503
+
+
+@bp.record_once
+def _on_register(state: BlueprintSetupState) -> None:
+    state.app.register_error_handler(KeyFileError, _key_file_error)
+    check_keys_at_startup(state.app)
 
 
 @bp.context_processor
@@ -129,9 +149,9 @@ def _require_moderator():
 def queue():
     """Pending verification requests, oldest first."""
     moderator = _require_moderator()
+    # The list shows the stored masked name only: nothing is decrypted for it.
     requests = service.pending_requests(moderator, limit=100)
-    rows = [(req, service.masked(req)) for req in requests]
-    return render_template("identity/queue.html", rows=rows, me=moderator)
+    return render_template("identity/queue.html", requests=requests, me=moderator)
 
 
 def _render_review(moderator, req, reject_form, status=200):

@@ -1,5 +1,6 @@
 """The API base: problem+json everywhere, bearer tokens, the OpenAPI document."""
 
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -129,19 +130,17 @@ def test_api_needs_no_csrf_token(api, user, password):
 def test_openapi_document_lists_every_route(app, api):
     doc = api.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"] == "3.1.0"
+
+    def shape(path):
+        return re.sub(r"<[^>]+>|\{[^}]+\}", "{}", path)
+
     declared = {
-        (rule.rule, method)
+        (shape(rule.rule), method)
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith("/api/v1/") and rule.endpoint != "api.openapi_document"
         for method in rule.methods - {"HEAD", "OPTIONS"}
     }
-    documented = set()
-    for path, item in doc["paths"].items():
-        for method in item:
-            flask_rule = path
-            for param in [p["name"] for p in item[method]["parameters"] if p["in"] == "path"]:
-                flask_rule = flask_rule.replace("{" + param + "}", f"<int:{param}>")
-            documented.add((flask_rule, method.upper()))
+    documented = {(shape(path), method.upper()) for path, item in doc["paths"].items() for method in item}
     assert declared <= documented
 
 

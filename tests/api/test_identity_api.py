@@ -1,8 +1,11 @@
 """Identity API: /me, /me/verification, public profiles and the moderators' verification queue."""
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.identity.factories import identity_data, make_id_number, make_phone, submit_request, verified_user
+from tests.identity.unicode_forms import FULL_WIDTH, spelled, with_a_foreign_digit
 
 __all__ = ["identity_data", "submit_request", "verified_user"]  # fixtures used below
 
@@ -26,6 +29,7 @@ def mod_headers(moderator, token_for):
     [
         ("GET", "/me"),
         ("POST", "/me/verification"),
+        ("GET", "/users/1/credit"),
         ("GET", "/moderation/verifications"),
         ("POST", "/moderation/verifications/1/approve"),
         ("POST", "/moderation/verifications/1/reject"),
@@ -230,3 +234,112 @@ def test_ids_beyond_the_integer_range_are_404_not_500(api, mod_headers):
     _problem(api.get(f"{BASE}/users/{huge}"), 404)
     _problem(api.post(f"{BASE}/moderation/verifications/{huge}/approve", headers=mod_headers), 404)
     _problem(api.get(f"{BASE}/moderation/verifications?cursor={huge}", headers=mod_headers), 422)
+
+
+# --- other scripts' digits -----------------------------------------------------------------
+
+FIXTURES_PER_EXAMPLE = settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def test_the_reviewers_full_width_number_is_the_same_identity(api, make_user, token_for):
+    number = "11010519491231002X"
+    first = {"real_name": "张小三", "id_number": number, "phone": make_phone()}
+    assert api.post(f"{BASE}/me/verification", json=first, headers=token_for(make_user("one"))).status_code == 202
+    typed = "".join(FULL_WIDTH.get(c, c) for c in number)
+    again = {"real_name": "张小三", "id_number": typed, "phone": make_phone()}
+    body = _problem(api.post(f"{BASE}/me/verification", json=again, headers=token_for(make_user("two"))), 409)
+    assert list(body["errors"]) == ["id_number"]
+
+
+@pytest.fixture
+def newcomer_headers(make_user, token_for):
+    """One account for every example of a test: a refused request (409, 422) stores nothing."""
+    return token_for(make_user("newcomer"))
+
+
+@FIXTURES_PER_EXAMPLE
+@given(data=st.data())
+def test_an_identity_typed_with_lookalike_digits_is_the_same_identity_409(
+    api, make_user, submit_request, newcomer_headers, data
+):
+    number = make_id_number()
+    submit_request(make_user(), id_number=number)
+    again = {"real_name": "张小三", "id_number": data.draw(spelled(number, changed=True)), "phone": make_phone()}
+    body = _problem(api.post(f"{BASE}/me/verification", json=again, headers=newcomer_headers), 409)
+    assert list(body["errors"]) == ["id_number"]
+
+
+@FIXTURES_PER_EXAMPLE
+@given(data=st.data(), field=st.sampled_from(["id_number", "phone"]))
+def test_digits_nfkc_leaves_non_ascii_are_a_field_error(api, newcomer_headers, data, field):
+    sent = {"real_name": "张小三", "id_number": make_id_number(), "phone": make_phone()}
+    sent[field] = data.draw(with_a_foreign_digit(sent[field]))
+    body = _problem(api.post(f"{BASE}/me/verification", json=sent, headers=newcomer_headers), 422)
+    assert list(body["errors"]) == [field]
+    assert api.get(f"{BASE}/me", headers=newcomer_headers).get_json()["verification"] == "unverified"
+
+
+def test_a_cursor_in_other_digits_is_422_not_500(api, mod_headers):
+    for cursor in ("²", "١٢", "１２"):
+        _problem(api.get(f"{BASE}/moderation/verifications", query_string={"cursor": cursor}, headers=mod_headers), 422)
+
+
+# --- a user's credit ----------------------------------------------------------------------------
+
+
+def test_the_user_sees_their_own_credit_with_only_real_events(api, verified_user, token_for):
+    owner = verified_user("owner")
+    resp = api.get(f"{BASE}/users/{owner.id}/credit", headers=token_for(owner))
+    assert resp.status_code == 200
+    # Verified with the initial 600, but no ledger exists yet: no made-up event.
+    assert resp.get_json() == {"score": 600, "band": "fair", "events": []}
+
+
+def test_an_unverified_user_has_no_score_yet(api, user, token_for):
+    resp = api.get(f"{BASE}/users/{user.id}/credit", headers=token_for(user))
+    assert resp.get_json() == {"score": None, "band": None, "events": []}
+
+
+@pytest.mark.parametrize("role", ["moderator", "supervisor"])
+def test_moderators_and_supervisors_see_anyones_credit(api, make_user, verified_user, token_for, role):
+    owner = verified_user("owner")
+    staff = make_user("staff", roles=(role,))
+    resp = api.get(f"{BASE}/users/{owner.id}/credit", headers=token_for(staff))
+    assert resp.status_code == 200 and resp.get_json()["score"] == 600
+
+
+def test_anyone_else_gets_404_as_if_the_user_did_not_exist(api, make_user, verified_user, token_for):
+    owner = verified_user("owner")
+    other = token_for(make_user("other", roles=("organiser", "inspector")))
+    hidden = _problem(api.get(f"{BASE}/users/{owner.id}/credit", headers=other), 404)
+    missing = _problem(api.get(f"{BASE}/users/999/credit", headers=other), 404)
+    assert hidden == missing
+
+
+def test_a_suspended_moderator_sees_no_one_elses_credit(api, make_user, verified_user, token_for, db):
+    owner = verified_user("owner")
+    staff = make_user("staff", roles=("moderator",))
+    headers = token_for(staff)
+    staff.status = "suspended"
+    db.session.commit()
+    assert api.get(f"{BASE}/users/{owner.id}/credit", headers=headers).status_code in (401, 404)
+
+
+def test_anonymous_callers_get_401_for_credit(api, verified_user):
+    owner = verified_user("owner")
+    body = _problem(api.get(f"{BASE}/users/{owner.id}/credit"), 401)
+    assert body["status"] == 401
+
+
+def test_the_credit_route_is_documented(api):
+    doc = api.get(f"{BASE}/openapi.json").get_json()
+    op = doc["paths"]["/api/v1/users/{user_id}/credit"]["get"]
+    assert op["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/CreditDetailsOut"
+    }
+    assert {"401", "404"} <= set(op["responses"])
+    assert "ledger arrives with the credit feature" in op["summary"]
+    event = doc["components"]["schemas"]["CreditEventOut"]
+    assert set(event["properties"]) == {"at", "delta", "reason", "source"}

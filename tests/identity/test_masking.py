@@ -1,10 +1,11 @@
 """Masking as DESIGN.md shows it: 1****************X, 138****5678, 张* / 张*三."""
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from marketplace.identity.masking import looks_like_pii, mask_id_number, mask_keep_ends, mask_name, mask_phone
 from tests.identity.factories import make_id_number
+from tests.identity.unicode_forms import ARABIC_INDIC, FOREIGN_DIGITS, LOOKALIKES
 from tests.pii import find_pii
 
 
@@ -56,3 +57,41 @@ def test_free_text_carrying_numbers_is_recognised():
     assert not looks_like_pii("身份证照片与填写的姓名不一致")
     assert not looks_like_pii("订单 20261129")
     assert not looks_like_pii(None)
+
+
+def test_numbers_written_with_dots_double_spaces_or_other_digits_are_recognised():
+    assert looks_like_pii("139.1234.5678")
+    assert looks_like_pii("139 1234  5678")
+    assert looks_like_pii("139·1234·5678")
+    assert looks_like_pii("(139) 1234-5678")
+    assert looks_like_pii("+86 139 1234 5678")
+    assert looks_like_pii("请联系１３９１２３４５６７８")
+    assert looks_like_pii("１３９－１２３４－５６７８")
+    assert looks_like_pii("".join(ARABIC_INDIC[c] for c in "13912345678"))
+    assert looks_like_pii("证号 110105 19491231 002x")
+    assert looks_like_pii("证号 １１０１０５１９４９１２３１００２Ｘ")
+
+
+def test_dates_times_and_short_numbers_are_not_personal_numbers():
+    assert not looks_like_pii("2026-11-29 10:30 提交的照片不清晰")
+    assert not looks_like_pii("第 3 张照片，编号 12-34")
+    assert not looks_like_pii("２０２６年１１月２９日")
+
+
+_SEPARATOR_RUNS = st.text(" -.·/\u3000－．\u2014", min_size=0, max_size=3)
+
+
+def _any_digit(d: str):
+    return st.sampled_from([d, *LOOKALIKES[d], *FOREIGN_DIGITS[d]])
+
+
+@settings(max_examples=50)
+@given(st.sampled_from("3456789"), st.text("0123456789", min_size=9, max_size=9), st.data())
+def test_a_phone_number_however_written_is_recognised(second, rest, data):
+    digits = "1" + second + rest
+    text = ""
+    for i, d in enumerate(digits):
+        text += data.draw(_any_digit(d))
+        if i < len(digits) - 1:
+            text += data.draw(_SEPARATOR_RUNS)
+    assert looks_like_pii("理由：" + text + "。")

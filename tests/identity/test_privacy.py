@@ -83,6 +83,40 @@ def test_closing_withdraws_a_pending_request_and_frees_its_identity(db, make_use
     assert submit_request(make_user("newcomer"), id_number=number).status == "pending"
 
 
+def test_closing_does_not_overwrite_an_approval_made_a_moment_before(
+    db, make_user, moderator, submit_request, password
+):
+    """Closing read the request as pending; a moderator's approval commits before closing writes.
+
+    The approval is made with a Core UPDATE the session does not see, as another
+    transaction's commit would be: the loaded object still says "pending".
+    """
+    number = make_id_number()
+    leaving = make_user("leaving")
+    req = submit_request(leaving, id_number=number)
+    assert req.status == "pending"  # loaded into the session
+    db.session.execute(
+        sa.update(IdentityVerification)
+        .where(IdentityVerification.id == req.id)
+        .values(status="verified", decided_at=sa.func.current_timestamp(), decided_by_id=moderator.id)
+        .execution_options(synchronize_session=False)
+    )
+    assert req.status == "pending"  # stale, as in the race
+    privacy.close_account(leaving, password)
+    db.session.commit()
+
+    row = db.session.execute(
+        sa.select(IdentityVerification.status, IdentityVerification.id_index, IdentityVerification.id_number_enc).where(
+            IdentityVerification.id == req.id
+        )
+    ).one()
+    assert row.status == "verified"  # the moderator's decision stands
+    assert row.id_index is not None  # a verified identity keeps its index ...
+    assert row.id_number_enc is None  # ... and its data is erased all the same
+    with pytest.raises(Conflict):  # so the identity cannot open another account
+        submit_request(make_user("again"), id_number=number)
+
+
 def test_closing_needs_the_password(db, user):
     with pytest.raises(Invalid) as exc:
         privacy.close_account(user, "wrong password")

@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from marketplace.audit.models import AuditEntry
-from marketplace.errors import Conflict, Forbidden, Invalid
+from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.identity import service
-from marketplace.identity.crypto import ENCRYPTION_KEY_FILE, INDEX_KEY_FILE
+from marketplace.identity.crypto import ENCRYPTION_KEY_FILE, INDEX_KEY_FILE, crypto
 from marketplace.identity.models import IdentityVerification
 from marketplace.identity.validators import resident_id_check_char
 from marketplace.identity.verifiers import InstantVerifier, QueueVerifier, get_verifier
@@ -151,6 +151,28 @@ def test_normalisation_makes_lower_case_x_the_same_identity(db, make_user):
         service.submit(make_user("lower"), _input(id_number=" " + number.lower()), verifier=QueueVerifier())
 
 
+def test_full_width_input_is_stored_and_indexed_as_ascii(db, user):
+    number, phone = make_id_number(), make_phone()
+    full = {c: chr(ord(c) + 0xFEE0) for c in "0123456789X+"}
+    typed_number = "".join(full.get(c, c) for c in number)
+    typed_phone = "＋８６ " + "".join(full[c] for c in phone)
+    req = service.submit(user, _input(id_number=typed_number, phone=typed_phone), verifier=QueueVerifier())
+    c = crypto()
+    assert req.id_index == c.blind_index("id", number)
+    assert req.phone_index == c.blind_index("phone", phone)
+    assert c.decrypt(req.id_number_enc) == number and c.decrypt(req.phone_enc) == phone
+
+
+def test_student_numbers_are_stored_as_ascii(db, user):
+    req = service.submit(
+        user, _input(kind="student", campus="nmu", student_no="ｂ２０２３００４２"), verifier=QueueVerifier()
+    )
+    assert crypto().decrypt(req.student_no_enc) == "B20230042"
+    with pytest.raises(Invalid) as exc:
+        service.submit(user, _input(kind="student", campus="nmu", student_no="٢٠٢٣٠٠٤٢"), verifier=QueueVerifier())
+    assert list(exc.value.errors) == ["student_no"]
+
+
 def test_the_database_itself_refuses_a_duplicate_blind_index(db, make_user, submit_request):
     """The rule holds even for code that skips the service (or races it)."""
     req = submit_request(make_user("a"))
@@ -278,3 +300,12 @@ def test_the_public_profile_shows_the_masked_name_of_verified_users_only(db, mak
     submit_request(pending)
     hidden = service.public_profile(pending.id)
     assert hidden["real_name"] is None and hidden["verified"] is False
+
+
+def test_credit_details_are_for_the_user_and_active_moderators_or_supervisors(db, make_user, verified_user):
+    owner = verified_user("owner")
+    assert service.credit_details(owner, owner.id) == {"score": 600, "band": "fair", "events": []}
+    assert service.credit_details(make_user("sup", roles=("supervisor",)), owner.id)["score"] == 600
+    for viewer in (make_user("other"), make_user("paused", roles=("moderator",), status="suspended"), None):
+        with pytest.raises(NotFound):
+            service.credit_details(viewer, owner.id)

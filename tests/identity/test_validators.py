@@ -1,5 +1,6 @@
 """Property tests of the identifier checks against the vectors and rules of FACTS.md."""
 
+import string
 from datetime import date
 
 import pytest
@@ -8,13 +9,18 @@ from hypothesis import strategies as st
 
 from marketplace.identity.validators import (
     is_valid_credit_code,
+    is_valid_imei,
     is_valid_mobile,
     is_valid_resident_id,
+    is_valid_student_no,
+    normalise_credit_code,
     normalise_mobile,
     normalise_resident_id,
+    normalise_student_no,
     resident_id_check_char,
     resident_id_error,
 )
+from tests.identity.unicode_forms import ARABIC_INDIC, FULL_WIDTH, spelled, with_a_foreign_digit
 
 FACTS_IDS = ("11010519491231002X", "53010219200508011X")
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -155,3 +161,83 @@ def test_wrong_length_or_prefix_fails(number):
     assert not is_valid_mobile(number + "0")
     assert not is_valid_mobile("+85" + number)
     assert not is_valid_mobile("2" + number[1:])
+
+
+# --- other scripts: NFKC to ASCII, or refused ------------------------------------------------
+
+
+def _full_width(text: str) -> str:
+    return "".join(FULL_WIDTH.get(c, c) for c in text)
+
+
+def test_the_reviewers_full_width_number_is_the_facts_vector():
+    typed = "１１０１０５１９４９１２３１００２Ｘ"
+    assert normalise_resident_id(typed) == "11010519491231002X"
+    assert normalise_resident_id(typed.replace("Ｘ", "ｘ")) == "11010519491231002X"
+    assert is_valid_resident_id(typed)
+
+
+@given(st.data(), resident_ids())
+def test_any_lookalike_spelling_of_a_resident_id_normalises_to_the_ascii_number(data, number):
+    typed = data.draw(spelled(number.lower()))
+    assert normalise_resident_id(typed) == number
+    assert normalise_resident_id(typed).isascii()
+    assert resident_id_error(normalise_resident_id(typed)) is None
+
+
+@given(st.data(), resident_ids())
+def test_a_digit_of_another_script_makes_a_resident_id_a_format_error(data, number):
+    typed = data.draw(with_a_foreign_digit(number))
+    assert resident_id_error(normalise_resident_id(typed)) == "format"
+    assert not is_valid_resident_id(typed)
+
+
+def test_arabic_indic_digits_are_refused_although_int_reads_them():
+    number = FACTS_IDS[0]
+    typed = "".join(ARABIC_INDIC.get(c, c) for c in number)
+    assert int(typed[:17]) == int(number[:17])  # what made the regex `\d` and int() dangerous
+    assert resident_id_error(normalise_resident_id(typed)) == "format"
+
+
+@given(st.data(), mobiles, st.sampled_from(["", "+86", "0086", "＋８６ ", "００８６－"]))
+def test_any_lookalike_spelling_of_a_mobile_normalises_to_the_ascii_number(data, number, prefix):
+    typed = prefix + data.draw(spelled(number))
+    assert normalise_mobile(typed) == number
+    assert is_valid_mobile(typed)
+
+
+@given(st.data(), mobiles)
+def test_a_digit_of_another_script_makes_a_mobile_invalid(data, number):
+    assert not is_valid_mobile(data.draw(with_a_foreign_digit(number)))
+
+
+@given(st.data(), credit_codes)
+def test_any_lookalike_spelling_of_a_credit_code_normalises_to_the_ascii_code(data, code):
+    typed = data.draw(spelled(code.lower()))
+    assert normalise_credit_code(typed) == code
+    assert is_valid_credit_code(typed)
+
+
+@given(st.data(), credit_codes.filter(lambda code: any(c.isdigit() for c in code)))
+def test_a_digit_of_another_script_makes_a_credit_code_invalid(data, code):
+    assert not is_valid_credit_code(data.draw(with_a_foreign_digit(code)))
+
+
+@given(st.data(), st.text(string.ascii_uppercase + string.digits, min_size=4, max_size=20))
+def test_student_numbers_normalise_to_ascii(data, number):
+    typed = data.draw(spelled(number.lower()))
+    assert normalise_student_no(" " + typed + " ") == number
+    assert is_valid_student_no(typed)
+
+
+def test_student_numbers_with_other_scripts_or_a_newline_are_refused():
+    assert not is_valid_student_no("2023" + ARABIC_INDIC["4"] + "2")
+    assert not is_valid_student_no("２０２３ı２")  # ı would upper-case to an ASCII I
+    assert is_valid_student_no("２０２３００４２\n")  # surrounding space is stripped
+    assert not is_valid_student_no("2023\n0042")
+
+
+def test_imei_and_non_ascii_digits():
+    assert is_valid_imei("490154203237518")
+    assert not is_valid_imei(_full_width("490154203237518"))  # no normaliser here: ASCII only
+    assert not is_valid_imei("".join(ARABIC_INDIC[c] for c in "490154203237518"))

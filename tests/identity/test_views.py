@@ -193,3 +193,76 @@ def test_closing_asks_on_a_page_of_its_own_then_closes(client, verified_user, lo
     assert resp.status_code == 302
     assert client.get("/me").status_code == 302  # logged out
     assert client.post("/login", data={"username": "leaving", "password": password}).status_code == 422
+
+
+# --- the queue decrypts nothing ------------------------------------------------------------------
+
+
+def test_the_queue_shows_the_stored_masked_name_without_decrypting(
+    client, make_user, moderator, login, submit_request, monkeypatch
+):
+    from marketplace.identity.crypto import IdentityCrypto
+
+    reqs = [submit_request(make_user(f"applicant{n}"), real_name=name) for n, name in enumerate(("赵小钱", "欧阳小锋"))]
+    decrypted = []
+    original = IdentityCrypto.decrypt
+
+    def counting(self, token):
+        decrypted.append(token)
+        return original(self, token)
+
+    monkeypatch.setattr(IdentityCrypto, "decrypt", counting)
+    login(moderator)
+    queue = client.get("/moderation/verifications").get_data(as_text=True)
+    assert "赵*钱" in queue and "欧**锋" in queue
+    assert decrypted == []
+    review = client.get(f"/moderation/verifications/{reqs[0].id}").get_data(as_text=True)
+    assert "赵*钱" in review and decrypted  # the single review page decrypts (to mask)
+
+
+# --- English pages --------------------------------------------------------------------------------
+
+
+def _english(c):
+    assert c.post("/lang/en", data={"next": "/"}).status_code == 302
+    return c
+
+
+def test_the_close_page_says_its_sentence_in_one_piece_in_english(client, verified_user, login):
+    _english(login(verified_user("leaving")))
+    html = client.get("/me/close").get_data(as_text=True)
+    assert re.search(r'<a href="/me/data\.json">[^<]+</a>\.', html), "the link should end an English sentence"
+    assert "。" not in html
+    assert "已注销用户" not in html
+
+
+def test_the_queue_and_review_pages_use_the_readers_brackets(client, make_user, moderator, login, submit_request):
+    req = submit_request(make_user("applicant", display_name="Ann"))
+    _english(login(moderator))
+    for path in ("/moderation/verifications", f"/moderation/verifications/{req.id}"):
+        html = client.get(path).get_data(as_text=True)
+        assert "Ann (applicant)" in html, path
+        assert "（" not in html and "）" not in html, path
+
+
+def test_a_closed_account_is_named_in_the_readers_language(
+    client, make_user, moderator, login, submit_request, db, password
+):
+    from marketplace.identity import privacy
+
+    leaving = make_user("leaving")
+    req = submit_request(leaving)
+    privacy.close_account(leaving, password)
+    db.session.commit()
+    login(moderator)
+    path = f"/moderation/verifications/{req.id}"
+    assert f"已注销用户（closed~{leaving.id}）" in client.get(path).get_data(as_text=True)
+    html = _english(client).get(path).get_data(as_text=True)
+    assert f"Closed account (closed~{leaving.id})" in html
+    assert "已注销用户" not in html
+
+
+def test_my_roles_are_listed_with_the_readers_separator(client, make_user, login):
+    _english(login(make_user("staff", roles=("organiser", "inspector"))))
+    html = client.get("/me/data").get_data(as_text=True)
+    assert "、" not in html
