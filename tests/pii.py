@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 
 from marketplace.identity.validators import is_valid_resident_id
 
@@ -13,7 +14,8 @@ _PHONE = re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)")
 
 
 def find_pii(text: str) -> list[str]:
-    """Unmasked ID numbers and phone numbers found in `text`."""
+    """Unmasked ID numbers and phone numbers found in `text` (full-width digits included)."""
+    text = unicodedata.normalize("NFKC", text)
     found = [m.group(0) for m in _ID_CANDIDATE.finditer(text) if is_valid_resident_id(m.group(0))]
     found += [m.group(0) for m in _PHONE.finditer(text)]
     return found

@@ -6,6 +6,7 @@ from tests.pii import PiiWatch, find_pii
 def test_finds_unmasked_id_numbers_and_phones():
     assert find_pii("身份证 11010519491231002X，电话 +8613812345678") == ["11010519491231002X", "+8613812345678"]
     assert find_pii("id=53010219200508011x") == ["53010219200508011x"]
+    assert find_pii("电话１３８１２３４５６７８") == ["13812345678"]
 
 
 def test_ignores_masked_values_and_other_numbers():
