@@ -17,6 +17,9 @@ PORT ?= 5000
 PYTEST_ARGS ?=
 # pytest-xdist workers: "auto" is one per core; 0 runs everything in this process.
 PYTEST_WORKERS ?= auto
+# make bench-search: how many listings to seed, and any further arguments of benchmarks/search.py.
+BENCH_ROWS ?= 200000
+BENCH_ARGS ?=
 GUNICORN_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 + 1 )))
 BIND ?= 127.0.0.1:8000
 
@@ -31,7 +34,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_NO_INPUT := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-runtime translations db run seed test lint format serve clean
+.PHONY: help install install-runtime translations db run seed test lint format serve clean bench-search
 
 help:
 	@echo "make run          install, translate, upgrade the database, seed demo data once, serve http://$(HOST):$(PORT)"
@@ -43,6 +46,8 @@ help:
 	@echo "make lint         ruff check + ruff format --check"
 	@echo "make format       ruff format + ruff check --fix"
 	@echo "make serve        gunicorn wsgi:app (GUNICORN_WORKERS=$(GUNICORN_WORKERS), BIND=$(BIND))"
+	@echo "make bench-search search benchmark: BENCH_ROWS=$(BENCH_ROWS) listings in a temp SQLite file vs a LIKE baseline"
+	@echo "                  (BENCH_ARGS='--database-url postgresql://...' for PostgreSQL)"
 	@echo "make clean        remove $(VENV) and caches (never instance/: it holds the keys)"
 
 # --- environment -------------------------------------------------------------
@@ -125,6 +130,13 @@ lint: $(DEV_STAMP)
 format: $(DEV_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# --- benchmarks ----------------------------------------------------------------
+
+# Seeds its own database (a temp SQLite file unless BENCH_ARGS gives --database-url);
+# prints a table and PASS/FAIL per target, writes benchmarks/results/search-<timestamp>.json.
+bench-search: $(RUNTIME_STAMP)
+	$(BIN)/python benchmarks/search.py --rows $(BENCH_ROWS) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

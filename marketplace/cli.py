@@ -149,3 +149,6 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(audit_cli)
     app.cli.add_command(identity_cli)
     app.cli.add_command(seed_demo)
+    from marketplace.listings.bulk import seed_bulk
+
+    app.cli.add_command(seed_bulk)

@@ -1,6 +1,6 @@
-"""The demo city: districts, campuses and users in every role, verified and not.
+"""The demo city: districts, campuses, users in every role (verified and not) and their listings.
 
-Later features add listings, orders and events to the same city. Passwords are
+Later features add orders and events to the same city. Passwords are
 random and printed once; nothing personal here is real (ID numbers are generated
 with valid check digits for Yinchuan's district codes, phone numbers are random).
 """
@@ -45,7 +45,7 @@ class DemoUser:
 
 
 DEMO_USERS = (
-    DemoUser("admin", "平台管理员", "马建国", "jinfeng", roles=("admin",)),
+    DemoUser("admin", "市集运营马", "马建国", "jinfeng", roles=("admin",)),
     DemoUser("mod_li", "审核员小李", "李晓燕", "xingqing", roles=("moderator",)),
     DemoUser("mod_zhao", "审核员老赵", "赵德明", "jinfeng", roles=("moderator",)),
     DemoUser("sup_ma", "市场监督员马", "马丽华", "xingqing", roles=("supervisor",)),
@@ -102,7 +102,7 @@ def fake_credit_code(rng: random.Random) -> str:
 
 
 def seed_demo(*, if_empty: bool = False, echo: Callable[[str], None] = print, seed: int = 2026) -> dict[str, str]:
-    """Create the demo users; returns {username: password} (also echoed once)."""
+    """Create the demo users and their listings; returns {username: password} (also echoed once)."""
     if db.session.scalar(sa.select(sa.func.count()).select_from(User)):
         if if_empty:
             echo("seed-demo: the database already has users; nothing to do.")
@@ -147,10 +147,18 @@ def seed_demo(*, if_empty: bool = False, echo: Callable[[str], None] = print, se
             identity.reject(decider, request.id, "身份证照片与填写的姓名不一致，请核对后重新提交。")
     db.session.commit()
 
+    from marketplace.listings.demo import seed_listings
+
+    # Ordinary verified residents, students and the recycling shop sell; staff and the unverified do not.
+    sellers = [(users[d.username], d.district) for d in DEMO_USERS if d.state == "verified" and not d.roles]
+    counts = seed_listings(sellers, rng)
+    db.session.commit()
+
     echo("Demo city created: 银川市 (兴庆区, 金凤区, 西夏区, 永宁县, 贺兰县, 灵武市; 宁夏大学, 北方民族大学).")
     echo("Demo accounts — these passwords are shown only this once:")
     width = max(len(name) for name in passwords)
     for demo in DEMO_USERS:
         roles = ",".join(demo.roles) or "resident"
         echo(f"  {demo.username:<{width}}  {passwords[demo.username]}  ({roles}; {demo.state})")
+    echo("Listings: " + ", ".join(f"{category} {n}" for category, n in counts.items()))
     return passwords

@@ -22,6 +22,26 @@ def test_seed_demo_builds_a_city_with_every_role_and_state(cli, db):
     for demo in DEMO_USERS:
         assert demo.username in result.output
     assert verify_chain().ok
+    _check_listings(db, users)
+
+
+def _check_listings(db, users):
+    """A few hundred listings in every category and district, graded, by verified sellers only."""
+    from marketplace.identity.places import DISTRICTS
+    from marketplace.listings.models import CATEGORIES, Listing, ListingPhoto
+
+    listings = list(db.session.scalars(sa.select(Listing)))
+    assert len(listings) >= 250
+    assert {listing.category for listing in listings} == set(CATEGORIES)
+    assert {listing.district for listing in listings} == set(DISTRICTS)
+    sellers = {listing.seller_id for listing in listings}
+    assert all(identity.verification_status(u) == "verified" for u in users.values() if u.id in sellers)
+    grades = {(listing.category, listing.grade) for listing in listings}
+    assert {("phone", g) for g in "SABCD"} <= grades and ("vehicle", "5") in grades
+    assert any(listing.safety_warning and not listing.recycle_only for listing in listings)
+    (heater,) = [listing for listing in listings if listing.recycle_only]
+    assert heater.price_fen == 0 and heater.grading["type"] == "electric_water_heater"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ListingPhoto)) > 0
 
 
 def test_seed_demo_if_empty_does_nothing_the_second_time(cli, db):

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
+from marketplace.listings import service as listings
 from marketplace.security import safe_next
 
 bp = Blueprint("home", __name__)
 
 
+NEWEST = 12
+
+
 @bp.get("/")
 def index():
-    """The home page."""
-    return render_template("home/index.html")
+    """The home page, with the newest listings."""
+    newest = listings.newest(NEWEST)
+    return render_template("home/index.html", newest=newest, verified=listings.verified_sellers(newest))
 
 
 @bp.post("/lang/<code>")

@@ -1,0 +1,444 @@
+"""Listings: who may sell and edit, the checks on what they type, and the status changes.
+
+Rules live here and nowhere else; views and the API only translate. Every change of
+a listing that a search could see calls `search.index_listing` in the same
+transaction. Services flush, never commit.
+
+Recycle-only appliances (gas and water-heating appliances past their safe service
+life, as the grading engine decides): they may only be given away for recycling, so
+their price must be 0 — a higher price is refused on the price field rather than
+silently changed, and every page and the API mark them 仅供回收.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
+
+from marketplace.accounts.models import User
+from marketplace.audit.service import record
+from marketplace.db import db, utcnow
+from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
+from marketplace.grading import engine as grading
+from marketplace.identity.models import IdentityVerification
+from marketplace.identity.places import DISTRICTS
+from marketplace.identity.service import is_verified
+from marketplace.listings import fields, search
+from marketplace.listings.models import CATEGORIES, Listing
+
+CATEGORY_LABELS = {
+    "phone": _l("手机"),
+    "appliance": _l("家电"),
+    "vehicle": _l("车辆"),
+    "books": _l("图书"),
+    "clothing": _l("服装纺织"),
+    "furniture": _l("家具"),
+    "bicycles": _l("自行车"),
+    "baby": _l("母婴"),
+    "other": _l("其他"),
+}
+# One character on a coloured disc where a listing has no photo (and on the category links).
+CATEGORY_GLYPHS = {
+    "phone": lazy_pgettext("类目图标", "机"),
+    "appliance": lazy_pgettext("类目图标", "电"),
+    "vehicle": lazy_pgettext("类目图标", "车"),
+    "books": lazy_pgettext("类目图标", "书"),
+    "clothing": lazy_pgettext("类目图标", "衣"),
+    "furniture": lazy_pgettext("类目图标", "椅"),
+    "bicycles": lazy_pgettext("类目图标", "骑"),
+    "baby": lazy_pgettext("类目图标", "婴"),
+    "other": lazy_pgettext("类目图标", "杂"),
+}
+assert set(CATEGORY_LABELS) == set(CATEGORIES)
+
+STATUS_LABELS = {
+    "active": _l("在售"),
+    "reserved": _l("已预订"),
+    "sold": _l("已售出"),
+    "withdrawn": _l("已下架"),
+    "removed": _l("已被移除"),
+}
+# Anyone may open these; withdrawn and removed ones only their seller and moderators.
+PUBLIC_STATUSES = ("active", "reserved", "sold")
+EDITABLE_STATUSES = ("active", "withdrawn")
+
+# --- who may do what --------------------------------------------------------------
+
+
+def can_list(user: User | None) -> bool:
+    """Whether `user` may publish listings now."""
+    try:
+        check_can_list(user)
+    except Forbidden:
+        return False
+    return True
+
+
+def check_can_list(user: User | None) -> None:
+    """Raise Forbidden unless `user` may publish a listing: active and real-name verified.
+
+    The hook for later seller limits (credit band, black list, active-listing caps).
+    """
+    if user is None or user.status != "active":
+        raise Forbidden(_("该账户已停用或注销，不能发布商品。"))
+    if not is_verified(user):
+        raise Forbidden(_("发布闲置前请先完成实名认证。"))
+
+
+def is_moderator(user: User | None) -> bool:
+    """Whether `user` may take listings down (active moderators)."""
+    return bool(user and user.status == "active" and user.has_role("moderator"))
+
+
+def is_owner(user: User | None, listing: Listing) -> bool:
+    """Whether `user` is the listing's seller."""
+    return bool(user and user.id == listing.seller_id)
+
+
+def can_view(user: User | None, listing: Listing) -> bool:
+    """Public listings for everyone; withdrawn and removed ones for their seller and moderators."""
+    return listing.status in PUBLIC_STATUSES or is_owner(user, listing) or is_moderator(user)
+
+
+def can_edit(user: User | None, listing: Listing) -> bool:
+    """The seller, while the listing is on sale or withdrawn (not reserved, sold or removed)."""
+    return is_owner(user, listing) and user.status == "active" and listing.status in EDITABLE_STATUSES
+
+
+def can_withdraw(user: User | None, listing: Listing) -> bool:
+    """The seller may take an active listing off sale."""
+    return is_owner(user, listing) and listing.status == "active"
+
+
+def can_relist(user: User | None, listing: Listing) -> bool:
+    """The seller may put a withdrawn listing back on sale (if they may still sell)."""
+    return is_owner(user, listing) and listing.status == "withdrawn" and can_list(user)
+
+
+def can_mark_sold(user: User | None, listing: Listing) -> bool:
+    """The seller may mark an active listing sold (a deal made off the platform's orders)."""
+    return is_owner(user, listing) and listing.status == "active"
+
+
+def can_remove(user: User | None, listing: Listing) -> bool:
+    """Moderators may remove any listing that is not sold."""
+    return is_moderator(user) and listing.status not in ("sold", "removed")
+
+
+# --- reading --------------------------------------------------------------------------
+
+
+def get_visible(user: User | None, listing_id: int) -> Listing:
+    """The listing if `user` may see it; NotFound otherwise (hidden ones are not probed)."""
+    listing = db.session.get(Listing, listing_id)
+    if listing is None or not can_view(user, listing):
+        raise NotFound(_("找不到该商品。"))
+    return listing
+
+
+def get_for_edit(user: User, listing_id: int) -> Listing:
+    """The listing for its seller to change: NotFound, Forbidden (not theirs) or Conflict (state)."""
+    listing = get_visible(user, listing_id)
+    if not is_owner(user, listing):
+        raise Forbidden(_("只有卖家本人可以修改这件商品。"))
+    if user.status != "active":
+        raise Forbidden(_("该账户已停用或注销，不能修改商品。"))
+    if listing.status not in EDITABLE_STATUSES:
+        raise Conflict(_("该商品%(status)s，不能再修改。", status=STATUS_LABELS[listing.status]))
+    return listing
+
+
+def newest(limit: int = 12) -> list[Listing]:
+    """The newest active listings."""
+    return list(
+        db.session.scalars(
+            sa.select(Listing).where(Listing.status == "active").order_by(Listing.id.desc()).limit(limit)
+        )
+    )
+
+
+def seller_listings(user: User) -> list[Listing]:
+    """All of a seller's listings, newest first, every status."""
+    return list(db.session.scalars(sa.select(Listing).where(Listing.seller_id == user.id).order_by(Listing.id.desc())))
+
+
+def verified_sellers(listings) -> set[int]:
+    """The ids of the sellers among `listings` who are real-name verified (one query for a page)."""
+    ids = {listing.seller_id for listing in listings}
+    if not ids:
+        return set()
+    rows = db.session.scalars(
+        sa.select(IdentityVerification.user_id)
+        .join(User, User.id == IdentityVerification.user_id)
+        .where(
+            IdentityVerification.user_id.in_(ids),
+            IdentityVerification.status == "verified",
+            User.status != "closed",
+        )
+    )
+    return set(rows)
+
+
+IDENTIFIER_TYPES = ("imei", "vin")
+
+
+def sees_identifiers(user: User | None, listing: Listing) -> bool:
+    """Whether `user` sees the full IMEI or VIN: the seller, moderators and inspectors."""
+    return (
+        is_owner(user, listing)
+        or is_moderator(user)
+        or bool(user and user.status == "active" and user.has_role("inspector"))
+    )
+
+
+def shorten_identifier(value: str) -> str:
+    """An IMEI or VIN for the public: the model part (first 8) and the last 2, the serial starred."""
+    if len(value) <= 10:
+        return "*" * len(value)
+    return value[:8] + "*" * (len(value) - 10) + value[-2:]
+
+
+def visible_answers(user: User | None, listing: Listing) -> dict | None:
+    """The checklist answers as `user` may see them: device serials shortened for the public.
+
+    A full IMEI or VIN names one device; buyers check the model part, the seller and
+    inspectors have the device itself.
+    """
+    if listing.grading is None or sees_identifiers(user, listing):
+        return listing.grading
+    standard = grading.get_standard(listing.category)
+    if standard is None:
+        return listing.grading
+    shown = dict(listing.grading)
+    for item in standard.items:
+        if item.type in IDENTIFIER_TYPES and isinstance(shown.get(item.key), str):
+            shown[item.key] = shorten_identifier(shown[item.key])
+    return shown
+
+
+# --- input --------------------------------------------------------------------------------
+
+
+@dataclass
+class ListingInput:
+    """What a seller sends; None means "not given" (unchanged, for an edit).
+
+    The price comes either as typed text in yuan (`price`, from the form) or as an
+    integer number of fen (`price_fen`, from the API); errors name the field given.
+    """
+
+    title: str | None = None
+    description: str | None = None
+    category: str | None = None
+    price: str | None = None
+    price_fen: int | None = None
+    district: str | None = None
+    grading: dict | None = None
+    event_id: int | None = None
+
+
+def _clean_price(data: ListingInput, errors: dict[str, list[str]]) -> tuple[int | None, str]:
+    if data.price is not None:
+        try:
+            return fields.parse_price(data.price), "price"
+        except Invalid as exc:
+            errors.update(exc.errors)
+            return None, "price"
+    fen = data.price_fen
+    if fen is None or isinstance(fen, bool) or not isinstance(fen, int):
+        errors["price_fen"] = [_("请填写价格（单位：分）")]
+        return None, "price_fen"
+    if fen < 0:
+        errors["price_fen"] = [_("价格不能为负数")]
+    elif fen > fields.PRICE_MAX_FEN:
+        errors["price_fen"] = [_("价格不能超过 1 亿元")]
+    return fen, "price_fen"
+
+
+def grade_columns(category: str, answers: dict | None, errors: dict[str, list[str]]) -> tuple[dict, list[str]]:
+    """A listing's grading columns from its checklist, and the labels of the gates that block it.
+
+    The engine's field errors (`grading.<item>`) go into `errors`; a category without
+    a standard takes no checklist (and stores none).
+    """
+    result = grading.assess(category, answers)
+    for key, messages in result.errors.items():
+        errors.setdefault(key, []).extend(str(m) for m in messages)
+    blocked = []
+    for key, label in result.blocked:
+        blocked.append(str(label))
+        errors.setdefault(f"grading.{key}", []).append(_("回答为“是”的商品不能发布"))
+    columns = {
+        "grading": result.answers if result.version is not None else None,
+        "grade": result.grade,
+        "standard_version": result.version,
+        "safety_warning": result.safety_warning,
+        "recycle_only": result.recycle_only,
+    }
+    return columns, blocked
+
+
+def _refuse(errors: dict[str, list[str]], blocked: list[str]) -> None:
+    if blocked:
+        raise Invalid(
+            _("该商品不能发布：%(reasons)s。", reasons="；".join(blocked)),
+            errors=errors,
+        )
+    if errors:
+        raise Invalid(_("信息有误，请检查标出的项目。"), errors=errors)
+
+
+def _check_recycle(recycle_only: bool, price_fen: int | None, price_field: str, errors: dict[str, list[str]]) -> None:
+    if recycle_only and price_fen:
+        errors.setdefault(price_field, []).append(
+            _("燃气或热水器具已超过安全使用年限，只能免费交给回收，请把价格填为 0")
+        )
+
+
+def _check_event(event_id: int | None, errors: dict[str, list[str]]) -> None:
+    # Listings join flea markets and swaps with the events feature; until then no event exists.
+    if event_id is not None:
+        errors["event_id"] = [_("找不到该活动")]
+
+
+# --- writing --------------------------------------------------------------------------
+
+
+def create(user: User, data: ListingInput) -> Listing:
+    """Publish a listing: verified sellers, every field checked, the grade computed, indexed."""
+    check_can_list(user)
+    errors: dict[str, list[str]] = {}
+    category = (data.category or "").strip()
+    if category not in CATEGORIES:
+        errors["category"] = [_("请选择类目")]
+    title = fields.clean_title(data.title, errors)
+    description = fields.clean_description(data.description, errors)
+    price_fen, price_field = _clean_price(data, errors)
+    district = (data.district or "").strip()
+    if district not in DISTRICTS:
+        errors["district"] = [_("请选择所在区县")]
+    _check_event(data.event_id, errors)
+    columns, blocked = grade_columns(category, data.grading, errors) if category in CATEGORIES else ({}, [])
+    _check_recycle(columns.get("recycle_only", False), price_fen, price_field, errors)
+    _refuse(errors, blocked)
+    listing = Listing(
+        seller_id=user.id,
+        category=category,
+        title=title,
+        description=description,
+        price_fen=price_fen,
+        district=district,
+        status="active",
+        **columns,
+    )
+    db.session.add(listing)
+    db.session.flush()
+    search.index_listing(listing)
+    return listing
+
+
+def edit(user: User, listing: Listing, data: ListingInput) -> Listing:
+    """Change what was given (None leaves a field as it is); a new checklist is graded again."""
+    listing = get_for_edit(user, listing.id)
+    errors: dict[str, list[str]] = {}
+    changes: dict = {}
+    if data.category is not None and data.category != listing.category:
+        errors["category"] = [_("类目发布后不能修改；如选错了，请下架后重新发布")]
+    if data.title is not None:
+        changes["title"] = fields.clean_title(data.title, errors)
+    if data.description is not None:
+        changes["description"] = fields.clean_description(data.description, errors)
+    price_fen, price_field = listing.price_fen, "price"
+    if data.price is not None or data.price_fen is not None:
+        price_fen, price_field = _clean_price(data, errors)
+        changes["price_fen"] = price_fen
+    if data.district is not None:
+        district = data.district.strip()
+        if district not in DISTRICTS:
+            errors["district"] = [_("请选择所在区县")]
+        changes["district"] = district
+    if data.event_id is not None:
+        _check_event(data.event_id, errors)
+    blocked: list[str] = []
+    if data.grading is not None:
+        columns, blocked = grade_columns(listing.category, data.grading, errors)
+        changes.update(columns)
+    _check_recycle(changes.get("recycle_only", listing.recycle_only), price_fen, price_field, errors)
+    _refuse(errors, blocked)
+    for key, value in changes.items():
+        setattr(listing, key, value)
+    listing.updated_at = utcnow()
+    db.session.flush()
+    search.index_listing(listing)
+    return listing
+
+
+def _set_status(listing: Listing, status: str, allowed_from: tuple[str, ...]) -> None:
+    # One conditional UPDATE: a concurrent change (an order reserving it, a moderator
+    # removing it) makes this one fail visibly instead of overwriting it.
+    result = db.session.execute(
+        sa.update(Listing)
+        .where(Listing.id == listing.id, Listing.status.in_(allowed_from))
+        .values(status=status, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        db.session.refresh(listing)
+        raise Conflict(_("该商品%(status)s，不能进行此操作。", status=STATUS_LABELS[listing.status]))
+    db.session.refresh(listing)
+    search.index_listing(listing)
+
+
+def _owned(user: User, listing: Listing) -> None:
+    if not is_owner(user, listing):
+        raise Forbidden(_("只有卖家本人可以进行此操作。"))
+
+
+def withdraw(user: User, listing: Listing) -> Listing:
+    """The seller takes an active listing off sale (it can be relisted)."""
+    _owned(user, listing)
+    _set_status(listing, "withdrawn", ("active",))
+    return listing
+
+
+def relist(user: User, listing: Listing) -> Listing:
+    """The seller puts a withdrawn listing back on sale."""
+    _owned(user, listing)
+    check_can_list(user)
+    _set_status(listing, "active", ("withdrawn",))
+    return listing
+
+
+def mark_sold(user: User, listing: Listing) -> Listing:
+    """The seller marks an active listing as sold."""
+    _owned(user, listing)
+    _set_status(listing, "sold", ("active",))
+    return listing
+
+
+def delete(user: User, listing: Listing) -> Listing:
+    """DELETE: the seller withdraws their listing, a moderator removes anyone's (audited).
+
+    Repeating it is harmless (already withdrawn or removed stays so); a sold listing
+    stays as the record of the deal (Conflict).
+    """
+    if is_owner(user, listing):
+        if listing.status != "withdrawn":
+            _set_status(listing, "withdrawn", ("active",))
+        return listing
+    if not is_moderator(user):
+        raise Forbidden(_("只有卖家本人或审核员可以下架这件商品。"))
+    if listing.status != "removed":
+        _set_status(listing, "removed", ("active", "reserved", "withdrawn"))
+        record(
+            "listing.removed",
+            actor=user,
+            subject_type="listing",
+            subject_id=listing.id,
+            data={"seller_id": listing.seller_id},
+        )
+    return listing
