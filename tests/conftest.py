@@ -21,6 +21,9 @@ from hypothesis import settings
 
 from tests.pii import PiiWatch
 
+# Shared factories, available to every test: verified users, sellers, listings.
+pytest_plugins = ("tests.identity.factories", "tests.listings.sellers")
+
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 
 # In CI the property-based tests are derandomised, so a run can be repeated exactly;

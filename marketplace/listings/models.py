@@ -33,7 +33,7 @@ class Listing(db.Model):
     seller_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
     category: Mapped[str] = mapped_column(sa.String(16))
     title: Mapped[str] = mapped_column(sa.String(80))
-    # Sanitised HTML (nh3, a small allowed set); description_text is its plain text.
+    # Sanitised HTML (nh3, a small allowed set); search.plain_text() gives its text.
     description: Mapped[str] = mapped_column(sa.Text, default="")
     price_fen: Mapped[int] = mapped_column(sa.BigInteger)
     district: Mapped[str] = mapped_column(sa.String(16), index=True)

@@ -4,10 +4,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.identity.factories import identity_data, make_id_number, make_phone, submit_request, verified_user
+from tests.identity.factories import make_id_number, make_phone
 from tests.identity.unicode_forms import FULL_WIDTH, spelled, with_a_foreign_digit
-
-__all__ = ["identity_data", "submit_request", "verified_user"]  # fixtures used below
 
 PROBLEM = "application/problem+json"
 BASE = "/api/v1"

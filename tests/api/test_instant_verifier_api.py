@@ -11,9 +11,6 @@ from pydantic import BaseModel
 from marketplace.api import Operation
 from marketplace.api.openapi import build_document
 from tests.api.test_schemathesis import CHECKS
-from tests.identity.factories import identity_data
-
-__all__ = ["identity_data"]  # fixture used below
 
 BASE = "/api/v1"
 PATH = "/api/v1/me/verification"

@@ -8,16 +8,8 @@ from marketplace.listings import service
 from tests.listings.sellers import (
     IMEI,
     VIN,
-    buyer,
-    identity_data,
-    make_listing,
-    phone,
     phone_answers,
-    seller,
-    verified_user,
 )
-
-__all__ = ["buyer", "identity_data", "make_listing", "phone", "seller", "verified_user"]
 
 BASE = "/api/v1"
 PROBLEM = "application/problem+json"

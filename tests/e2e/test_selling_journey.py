@@ -2,9 +2,8 @@
 
 import pytest
 
-from tests.listings.sellers import IMEI, identity_data, jpeg_bytes, phone_answers, verified_user
+from tests.listings.sellers import IMEI, jpeg_bytes, phone_answers
 
-__all__ = ["identity_data", "verified_user"]
 pytestmark = pytest.mark.e2e
 
 

@@ -15,9 +15,6 @@ from marketplace import create_app, keyfiles
 from marketplace.db import db as _db
 from marketplace.identity import service
 from marketplace.identity.crypto import ENCRYPTION_KEY_FILE, INDEX_KEY_FILE, KeyFileError, crypto
-from tests.identity.factories import identity_data, submit_request
-
-__all__ = ["identity_data", "submit_request"]  # fixtures used below
 
 PROBLEM = "application/problem+json"
 

@@ -15,18 +15,10 @@ from PIL import Image
 from marketplace.listings import photos, service
 from marketplace.listings.models import Listing, ListingPhoto
 from tests.listings.sellers import (
-    buyer,
     checklist_fields,
-    identity_data,
     jpeg_bytes,
-    make_listing,
-    phone,
     phone_answers,
-    seller,
-    verified_user,
 )
-
-__all__ = ["buyer", "identity_data", "make_listing", "phone", "seller", "verified_user"]
 
 GPS_IFD = 0x8825
 

@@ -31,9 +31,6 @@ from marketplace.listings.search import (
     search_listings,
     tokens_for,
 )
-from tests.identity.factories import identity_data, verified_user
-
-__all__ = ["identity_data", "verified_user"]
 
 HAN = re.compile(r"[\u4e00-\u9fff]+")
 MODEL_NAMES = (

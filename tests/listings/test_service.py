@@ -14,16 +14,8 @@ from marketplace.listings.search import SearchParams, search_listings
 from tests.grading.answers import best_answers
 from tests.listings.sellers import (
     IMEI,
-    buyer,
-    identity_data,
-    make_listing,
-    phone,
     phone_answers,
-    seller,
-    verified_user,
 )
-
-__all__ = ["buyer", "identity_data", "make_listing", "phone", "seller", "verified_user"]
 
 
 def _input(**fields) -> service.ListingInput:

@@ -10,17 +10,9 @@ import sqlalchemy as sa
 from marketplace.listings.models import Listing
 from tests.listings.sellers import (
     IMEI,
-    buyer,
     checklist_fields,
-    identity_data,
-    make_listing,
-    phone,
     phone_answers,
-    seller,
-    verified_user,
 )
-
-__all__ = ["buyer", "identity_data", "make_listing", "phone", "seller", "verified_user"]
 
 
 def _sell_form(**fields) -> dict:
