@@ -35,6 +35,13 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text or "").lower()
 
 
+def _word(run: str) -> str:
+    """A letter or digit run as a token: accents dropped (café → cafe), as SQLite's FTS5 does
+    by itself, so that PostgreSQL's 'simple' tsvector finds the same rows."""
+    stripped = "".join(c for c in unicodedata.normalize("NFKD", run) if not unicodedata.combining(c))
+    return unicodedata.normalize("NFC", stripped)[:MAX_WORD_CHARS]
+
+
 def _text_tokens(text: str) -> list[str]:
     tokens: list[str] = []
     for m in RUNS.finditer(normalise(text)):
@@ -44,7 +51,7 @@ def _text_tokens(text: str) -> list[str]:
             # The last character alone, so a one-character query (a prefix) finds a run's end too.
             tokens.append(run[-1])
         else:
-            tokens.append(run[:MAX_WORD_CHARS])
+            tokens.append(_word(run))
     return tokens
 
 
@@ -100,7 +107,7 @@ def query_terms(q: str) -> list[Term]:
                     if not last:
                         tokens.append(run[-1])  # the run ends here in the text too
             else:
-                tokens.append(run[:MAX_WORD_CHARS])
+                tokens.append(_word(run))
                 # The query's last word as a prefix (search as you type: "iph", "K4").
                 prefix = last and ci == len(groups) - 1
         term = Term(tuple(tokens), prefix)
