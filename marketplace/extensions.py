@@ -1,5 +1,7 @@
 """Extension objects, created unbound and attached to the app in create_app."""
 
+import hashlib
+
 from flask import current_app, request
 from flask_babel import Babel
 from flask_limiter import Limiter
@@ -35,6 +37,21 @@ def login_username_key() -> str:
     else:
         name = request.form.get("username", "")
     return "login-user:" + normalise_username(str(name))[:64]
+
+
+def account_key() -> str:
+    """Rate-limit key for signed-in work: the account (session) or the bearer token, else the address.
+
+    Real-name requests are limited per person, not per address: a whole campus may share one NAT.
+    """
+    from flask_login import current_user
+
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return "token:" + hashlib.sha256(header[7:].strip().encode()).hexdigest()[:24]
+    if current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return get_remote_address()
 
 
 def _failed_login(response) -> bool:

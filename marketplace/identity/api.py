@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 
-from flask import current_app
 from flask_babel import gettext as _
 
 from marketplace import MAX_ID
 from marketplace.api import endpoint
 from marketplace.errors import Invalid
-from marketplace.extensions import limiter
+from marketplace.extensions import account_key, config_limit, limiter
 from marketplace.identity import service
 from marketplace.identity.schemas import (
     CreditDetailsOut,
@@ -23,10 +22,6 @@ from marketplace.identity.schemas import (
     VerificationIn,
     VerificationOut,
 )
-
-
-def _verification_limit() -> str:
-    return current_app.config["VERIFICATION_RATE_LIMIT"]
 
 
 def _out(req) -> VerificationOut:
@@ -61,7 +56,7 @@ def get_me(*, user):
     status=202,
     also={201: VerificationOut},
     errors=(403, 409, 422),
-    decorators=(limiter.limit(_verification_limit),),
+    decorators=(limiter.limit(config_limit("VERIFICATION_RATE_LIMIT"), key_func=account_key),),
 )
 def submit_verification(*, user, body: VerificationIn):
     req = service.submit(user, service.VerificationInput(**body.model_dump()))

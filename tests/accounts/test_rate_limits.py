@@ -96,3 +96,20 @@ def test_with_redis_the_limit_is_shared_between_workers(database_template, tmp_p
     keys = store.keys(f"*{prefix}*")
     assert keys, "the limit was not kept in Redis"
     store.delete(*keys)
+
+
+@pytest.fixture
+def _verification_limit_of_two(app):
+    app.config["VERIFICATION_RATE_LIMIT"] = "2 per hour"
+
+
+@pytest.mark.usefixtures("_verification_limit_of_two")
+def test_verification_requests_are_limited_per_account_not_per_address(app, make_user, token_for):
+    """Two people behind one campus NAT each get their own budget."""
+    first, second = make_user("nat_one"), make_user("nat_two")
+    bad = {"real_name": "张三", "id_number": "123", "phone": "1"}
+    for who in (first, second):
+        headers = token_for(who)
+        api = app.test_client()
+        statuses = [api.post("/api/v1/me/verification", json=bad, headers=headers).status_code for _ in range(3)]
+        assert statuses == [422, 422, 429], who.username
