@@ -29,7 +29,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from marketplace.grading.loader import load_standard
-from marketplace.grading.standard import Item, Standard, number_text
+from marketplace.grading.standard import NUMBER_TEXT, Item, Standard, number_text
 from marketplace.identity.validators import is_valid_imei, is_valid_vin, nfkc
 
 __all__ = [
@@ -137,10 +137,11 @@ def _number(item: Item, value: Any, today: date) -> tuple[Any, str | None]:
         return None, _("须为数字")
     if isinstance(value, str):
         text = nfkc(value).strip().replace(",", "")
-        try:
-            value = int(text) if re.fullmatch(r"[+-]?\d{1,15}", text) else float(text)
-        except ValueError:
+        # ASCII digits, a sign and one decimal point only: int() and float() also read
+        # "1_0", "1e3" and other scripts' digits (٣), which nobody types as a number here.
+        if not NUMBER_TEXT.fullmatch(text):
             return None, _("须为数字")
+        value = int(text) if re.fullmatch(r"[+-]?[0-9]{1,15}", text) else float(text)
     if isinstance(value, float):
         if not math.isfinite(value):
             return None, _("须为数字")

@@ -10,10 +10,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from marketplace.grading.standard import Standard
+from marketplace.grading.standard import NUMBER_TEXT, Standard
 
 PREFIX = "grading-"
-_INT = re.compile(r"[+-]?\d{1,15}")
+_INT = re.compile(r"[+-]?[0-9]{1,15}")
 
 
 def field_name(key: str) -> str:
@@ -30,8 +30,9 @@ def _number(text: str) -> Any:
         value = float(cleaned)
     except ValueError:
         return text
-    # float() also reads "nan", "inf" and "1_0": leave those for assess to refuse.
-    return value if re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", cleaned) else text
+    # float() also reads "nan", "inf", "1_0", "1e3" and other scripts' digits: leave those for assess
+    # (which reads full-width digits after NFKC and refuses the rest).
+    return value if NUMBER_TEXT.fullmatch(cleaned) else text
 
 
 def parse_form(standard: Standard, form: Mapping[str, str]) -> dict:

@@ -6,12 +6,16 @@ them translated into the current language, as plain strings (labels.py marks the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
+
+# A number as people type it: ASCII digits, an optional sign, at most one decimal point
+# (no exponent, no "_" separators, no other scripts' digits).
+NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 
 def _shown(attr: str) -> property:
@@ -225,34 +229,6 @@ class Standard:
         if item.type == "number" and item.unit:
             return f"{number_text(value)} {item.unit}"
         return number_text(value) if item.type == "number" else str(value)
-
-    def describe(self, answers: Mapping[str, Any] | None) -> list[dict]:
-        """Stored answers as rows for a page: {key, label, section, value, kind} over gates and items, in order."""
-        answers = answers or {}
-        rows = []
-        for gate in self.gates:
-            if gate.key in answers:
-                rows.append(
-                    {
-                        "key": gate.key,
-                        "label": str(gate.label),
-                        "section": None,
-                        "value": self.answer_text(gate.key, answers[gate.key]),
-                        "kind": "gate",
-                    }
-                )
-        for item in self.items:
-            if answers.get(item.key) not in (None, ""):
-                rows.append(
-                    {
-                        "key": item.key,
-                        "label": str(item.label),
-                        "section": item.section,
-                        "value": self.answer_text(item.key, answers[item.key]),
-                        "kind": item.type,
-                    }
-                )
-        return rows
 
     def public(self, today: date | None = None) -> dict:
         """The standard as data (API.md "Standard documents"), labels in the current language."""

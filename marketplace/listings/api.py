@@ -7,7 +7,7 @@ from marketplace.credit.policy import band
 from marketplace.grading import engine as grading
 from marketplace.identity.privacy import shown_name
 from marketplace.identity.service import public_profile
-from marketplace.listings import search, service
+from marketplace.listings import fields, search, service
 from marketplace.listings.models import Listing
 from marketplace.listings.schemas import (
     CertifiedOut,
@@ -37,11 +37,13 @@ def api_status(listing: Listing) -> str:
 def listing_out(listing: Listing, viewer) -> ListingOut:
     """The full listing as `viewer` may see it."""
     cert = listing.certified
+    # Cleaned again on the way out, as the listing page does (rows can be written around the service).
+    description = fields.sanitise_stored(listing.description)
     return ListingOut(
         id=listing.id,
         title=listing.title,
-        description=listing.description,
-        description_text=search.plain_text(listing.description),
+        description=description,
+        description_text=search.plain_text(description),
         category=listing.category,
         price_fen=listing.price_fen,
         district=listing.district,

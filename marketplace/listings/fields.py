@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import nh3
 from flask_babel import gettext as _
@@ -36,22 +36,21 @@ def parse_price(text: str | None) -> int:
 
     value = unicodedata.normalize("NFKC", text or "").strip()
     value = re.sub(r"^[¥￥]\s*|\s*元$", "", value)
-    if re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d*)?", value):
+    # ASCII digits only: NFKC maps full-width digits to them, but not other scripts' digits ("٣").
+    if re.fullmatch(r"-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?", value):
         value = value.replace(",", "")
     if not value:
         raise bad(_("请填写价格"))
-    try:
-        amount = Decimal(value)
-    except InvalidOperation:
-        raise bad(_("价格须为数字，例如 12.5")) from None
-    if not amount.is_finite() or not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", value):
+    if not re.fullmatch(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)", value):
         raise bad(_("价格须为数字，例如 12.5"))
+    amount = Decimal(value)
     if amount < 0:
         raise bad(_("价格不能为负数"))
-    if amount != amount.quantize(Decimal("0.01")):
-        raise bad(_("价格最多两位小数（精确到分）"))
+    # The magnitude before quantize: a number of more than 28 digits cannot be quantized.
     if amount > PRICE_MAX_FEN / 100:
         raise bad(_("价格不能超过 1 亿元"))
+    if amount != amount.quantize(Decimal("0.01")):
+        raise bad(_("价格最多两位小数（精确到分）"))
     return int(amount * 100)
 
 
@@ -119,6 +118,8 @@ def clean_description(value: str | None, errors: dict[str, list[str]]) -> str:
         errors["description"] = [_("描述中含有不可见的控制字符，请删除")]
         return ""
     cleaned = sanitise_description(raw)
-    if len(plain_text(cleaned)) > DESCRIPTION_MAX or len(cleaned) > DESCRIPTION_MAX * 2:
+    # Text as a reader sees it ("&" stored as "&amp;" is one character); the markup around it
+    # is bounded apart, with entities counted as the characters they stand for.
+    if len(plain_text(cleaned)) > DESCRIPTION_MAX or len(html.unescape(cleaned)) > DESCRIPTION_MAX * 2:
         errors["description"] = [_("描述最多 %(n)s 个字", n=DESCRIPTION_MAX)]
     return cleaned

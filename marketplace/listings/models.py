@@ -58,9 +58,27 @@ class Listing(db.Model):
     )
 
     @property
-    def certified(self) -> Certification | None:
-        """The newest inspector's certification, if any."""
+    def latest_certification(self) -> Certification | None:
+        """The newest inspector's certification, current or not."""
         return self.certifications[-1] if self.certifications else None
+
+    @property
+    def certified(self) -> Certification | None:
+        """The newest certification if it is still current: made after the seller's last edit; else None.
+
+        An edit (`updated_at`) may change what the inspector checked, so an older
+        certification no longer vouches for the listing (pages and the API read this).
+        """
+        cert = self.latest_certification
+        if cert is None or cert.created_at is None:
+            return None
+        return cert if self.updated_at is None or cert.created_at >= self.updated_at else None
+
+    @property
+    def certified_before_edit(self) -> Certification | None:
+        """The newest certification when the seller has edited the listing since (shown as such)."""
+        cert = self.latest_certification
+        return cert if cert is not None and self.certified is None else None
 
 
 class ListingPhoto(db.Model):

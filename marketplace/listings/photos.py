@@ -3,7 +3,8 @@ and attached to, reordered on and removed from a listing by its seller.
 
 An upload is trusted for nothing: not its name, not its MIME type. Pillow must
 recognise the bytes as one of a few image formats, the pixel count must stay under
-a limit (decompression bombs) before anything is decoded, and what is kept is a
+a limit and be plausible for the file's size (decompression bombs) before anything is
+decoded, the image is shrunk to the size kept right after decoding, and what is kept is a
 fresh RGB JPEG built from the pixels alone, so EXIF (GPS included), XMP, ICC
 profiles and comments are all gone. Files are `<stem>.jpg` and `<stem>.thumb.jpg`
 with a random stem, in `<instance>/uploads/listings/`.
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext as _
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from marketplace.accounts.models import User
 from marketplace.db import db
@@ -31,8 +32,10 @@ from marketplace.listings import service
 from marketplace.listings.models import MAX_PHOTOS, Listing, ListingPhoto
 
 MAX_BYTES = 8 * 1024 * 1024
-# 50 megapixels: the largest camera photos; a bomb claiming more is refused unread.
-MAX_PIXELS = 50_000_000
+# 24 megapixels: more than any photo we keep needs; a bomb claiming more is refused unread.
+MAX_PIXELS = 24_000_000
+# Camera photos hold well under 100 pixels per byte of file; thousands mean a decompression bomb.
+MAX_PIXELS_PER_BYTE = 2000
 LONG_SIDE = 1600
 THUMB_SIDE = 400
 QUALITY = 85
@@ -77,7 +80,11 @@ def _encode(image: Image.Image, side: int) -> tuple[bytes, int, int]:
 
 def _pixels_only(image: Image.Image) -> Image.Image:
     """An RGB image holding nothing but the pixels (transparency flattened onto white)."""
-    image = ImageOps.exif_transpose(image)  # honour the camera's orientation before EXIF goes
+    try:
+        upright = ImageOps.exif_transpose(image)  # honour the camera's orientation before EXIF goes
+    except Exception:
+        upright = image  # a mangled EXIF block (Pillow 13 raises TypeError) only costs the orientation
+    image = upright
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
@@ -98,39 +105,50 @@ def prepare(upload) -> Prepared:
         raise _refuse(_("“%(name)s”超过 8 MB，请压缩后再上传", name=name))
     if not data:
         raise _refuse(_("“%(name)s”是空文件", name=name))
-    too_many = _("“%(name)s”的像素太多（最多 5000 万像素）", name=name)
+    too_many = _("“%(name)s”的像素太多（最多 2400 万像素）", name=name)
+    bomb = _("“%(name)s”文件很小却声称有极多像素，疑似恶意文件，无法使用", name=name)
     not_an_image = _("“%(name)s”不是可识别的图片：请上传 JPEG、PNG、WebP 或 GIF 照片", name=name)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=FORMATS)
-            if image.width * image.height > MAX_PIXELS:
+            pixels = image.width * image.height
+            if pixels > MAX_PIXELS:
                 raise _refuse(too_many)
+            if pixels > MAX_PIXELS_PER_BYTE * len(data):
+                raise _refuse(bomb)
             if image.format in ("JPEG", "MPO"):
                 # Decode at a reduced scale when that still covers the long side we keep.
                 image.draft("RGB", (LONG_SIDE, LONG_SIDE))
             image.seek(0)
             image.load()
+            # Shrink before any copy, so every later step works on at most LONG_SIDE² pixels.
+            image.thumbnail((LONG_SIDE, LONG_SIDE), Image.Resampling.LANCZOS)
             clean = _pixels_only(image)
     except Invalid:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _refuse(too_many) from None
-    except UnidentifiedImageError:
-        raise _refuse(not_an_image) from None
-    except (OSError, ValueError, SyntaxError, EOFError):  # truncated or corrupt image data
+    except Exception:  # unidentified, truncated, corrupt or crafted: a field error, never a 500
         raise _refuse(not_an_image) from None
     full, width, height = _encode(clean, LONG_SIDE)
     thumb, _w, _h = _encode(clean, THUMB_SIDE)
     return Prepared(full=full, thumb=thumb, width=width, height=height)
 
 
-def prepare_all(uploads) -> list[Prepared]:
-    """Prepare every non-empty upload of a form field; Invalid lists every file at fault."""
+def prepare_all(uploads, room: int = MAX_PHOTOS) -> list[Prepared]:
+    """Prepare every non-empty upload of a form field; Invalid lists every file at fault.
+
+    `room` is how many more photos the listing takes: more files than that are
+    refused before any of them is read or decoded.
+    """
+    given = [u for u in uploads or [] if u is not None and getattr(u, "filename", "")]
+    if len(given) > room:
+        room = max(room, 0)
+        message = _("每件商品最多 %(max)s 张照片，还能再加 %(n)s 张", max=MAX_PHOTOS, n=room)
+        raise Invalid(message, errors={FIELD: [message]})
     prepared, messages = [], []
-    for upload in uploads:
-        if upload is None or not getattr(upload, "filename", ""):
-            continue
+    for upload in given:
         try:
             prepared.append(prepare(upload))
         except Invalid as exc:

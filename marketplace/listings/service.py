@@ -21,6 +21,7 @@ from flask_babel import lazy_pgettext
 
 from marketplace.accounts.models import User
 from marketplace.audit.service import record
+from marketplace.credit.policy import BAND_LABELS, band, policy
 from marketplace.db import db, utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.grading import engine as grading
@@ -79,14 +80,57 @@ def can_list(user: User | None) -> bool:
 
 
 def check_can_list(user: User | None) -> None:
-    """Raise Forbidden unless `user` may publish a listing: active and real-name verified.
+    """Raise Forbidden unless `user` may publish a listing: active, real-name verified, within their credit band.
 
-    The hook for later seller limits (credit band, black list, active-listing caps).
+    The band's limits ("limits" in credit/policy.json): a restricted seller lists
+    nothing, a poor one at most a few active listings at a time.
     """
     if user is None or user.status != "active":
         raise Forbidden(_("该账户已停用或注销，不能发布商品。"))
     if not is_verified(user):
         raise Forbidden(_("发布闲置前请先完成实名认证。"))
+    _check_credit_limits(user)
+
+
+def _band_ceiling(code: str) -> int | None:
+    """The lowest score above band `code` (the next band's minimum); None for the top band."""
+    bands = policy()["bands"]
+    index = next(i for i, entry in enumerate(bands) if entry["code"] == code)
+    return bands[index - 1]["min"] if index > 0 else None
+
+
+def _check_credit_limits(user: User) -> None:
+    code = band(user.credit_score)
+    limits = policy().get("limits", {}).get(code) if code else None
+    if not limits:
+        return
+    if limits.get("can_list", True) is False:
+        raise Forbidden(
+            _(
+                "你的信用分为 %(score)s，处于“%(band)s”档（低于 %(ceiling)s 分）：暂时不能发布新商品。"
+                "按时履约、获得好评可以让信用分回升；对扣分有异议的，以后可以提出申诉。",
+                score=user.credit_score,
+                band=BAND_LABELS[code],
+                ceiling=_band_ceiling(code),
+            )
+        )
+    cap = limits.get("max_active_listings")
+    if cap is not None:
+        active = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Listing)
+            .where(Listing.seller_id == user.id, Listing.status == "active")
+        )
+        if active >= cap:
+            raise Forbidden(
+                _(
+                    "你的信用分为 %(score)s，处于“%(band)s”档：最多同时在售 %(cap)s 件商品，"
+                    "请先下架或售出一件再发布。对扣分有异议的，以后可以提出申诉。",
+                    score=user.credit_score,
+                    band=BAND_LABELS[code],
+                    cap=cap,
+                )
+            )
 
 
 def is_moderator(user: User | None) -> bool:
@@ -141,8 +185,20 @@ def get_visible(user: User | None, listing_id: int) -> Listing:
 
 
 def get_for_edit(user: User, listing_id: int) -> Listing:
-    """The listing for its seller to change: NotFound, Forbidden (not theirs) or Conflict (state)."""
-    listing = get_visible(user, listing_id)
+    """The listing for its seller to change, its row locked: NotFound, Forbidden or Conflict (state).
+
+    The lock (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises
+    writers) makes a concurrent mark-sold or photo upload wait, and the row is read
+    afresh, so the status and the photos checked here are still true at the flush.
+    """
+    listing = db.session.scalars(
+        sa.select(Listing)
+        .where(Listing.id == listing_id)
+        .with_for_update(of=Listing)
+        .execution_options(populate_existing=True)
+    ).first()
+    if listing is None or not can_view(user, listing):
+        raise NotFound(_("找不到该商品。"))
     if not is_owner(user, listing):
         raise Forbidden(_("只有卖家本人可以修改这件商品。"))
     if user.status != "active":
@@ -383,7 +439,9 @@ def _set_status(listing: Listing, status: str, allowed_from: tuple[str, ...]) ->
     result = db.session.execute(
         sa.update(Listing)
         .where(Listing.id == listing.id, Listing.status.in_(allowed_from))
-        .values(status=status, updated_at=utcnow())
+        # updated_at is when the seller last changed what is listed (a certification made
+        # before it is out of date): a status change leaves it as it is.
+        .values(status=status, updated_at=Listing.updated_at)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:

@@ -31,6 +31,7 @@ UPLOAD_REQUEST_MAX = MAX_PHOTOS * photos.MAX_BYTES + 1024 * 1024
 SEARCH_PAGE = 20
 SNIPPET = 60  # characters of description shown around the first match
 SORTS = ("relevance", "newest", "price_asc", "price_desc")
+SEARCH_FILTERS = ("q", "category", "grade", "district", "min_price", "max_price")  # sort is added apart
 
 
 @bp.url_value_preprocessor
@@ -111,16 +112,17 @@ def _uploads_given(form: ListingForm) -> bool:
     return any(getattr(f, "filename", "") for f in (form.photos.data or []))
 
 
-def _save(form, write):
+def _save(form, write, existing: int = 0):
     """Run `write()` (create or edit) and attach the form's photos in one transaction.
 
-    Photos are checked first but a bad one does not stop the other fields being
+    `existing` is how many photos the listing already has: uploads beyond the room
+    left are refused before any is decoded. Photos are checked first but a bad one does not stop the other fields being
     checked: the page then shows every problem at once, and nothing is stored.
     Returns (listing, None) or (None, the DomainError to show).
     """
     photo_error, prepared, stems = None, [], []
     try:
-        prepared = photos.prepare_all(form.photos.data or [])
+        prepared = photos.prepare_all(form.photos.data or [], room=MAX_PHOTOS - existing)
     except Invalid as exc:
         photo_error = exc
     try:
@@ -238,7 +240,11 @@ def edit(listing_id: int):
         return _render_form(
             form, category=listing.category, standard=standard, answers=answers, errors={}, listing=listing, status=400
         )
-    saved, error = _save(form, lambda: service.edit(user, listing, _form_data(form, listing.category, answers)))
+    saved, error = _save(
+        form,
+        lambda: service.edit(user, listing, _form_data(form, listing.category, answers)),
+        existing=len(listing.photos),
+    )
     if error is not None:
         error, checklist = _split_errors(error)
         apply_domain_error(form, error)
@@ -451,8 +457,9 @@ def search():
                 errors.setdefault(name.removesuffix("_fen"), []).extend(str(m) for m in messages)
         cursor = None
         page = search_listings(SearchParams(**params)) if not errors else SearchPage([], None)
-    filters = {k: v for k, v in args.items() if k != "cursor" and v}
-    filters.pop("sort", None)
+    # Only the filters this page knows go back into its links: anything else could be one of
+    # url_for's own arguments (endpoint, _method, _external, _scheme, _anchor).
+    filters = {k: args[k] for k in SEARCH_FILTERS if args.get(k)}
     return render_template(
         "listings/search.html",
         q=q,

@@ -9,8 +9,7 @@ from flask_babel import gettext as _
 from marketplace import MAX_ID
 from marketplace.api import endpoint
 from marketplace.errors import Invalid
-from marketplace.listings import certification
-from marketplace.moderation import service
+from marketplace.moderation import certification, service
 from marketplace.moderation.schemas import (
     CertificationIn,
     CertificationOut,

@@ -1,8 +1,7 @@
 """Moderation pages: reporting a listing; inspectors' certification queue and checklist form.
 
-Two blueprints: `moderation` (reports) and `inspection` (certification, which lives in
-listings.certification; its pages sit here so that listings/views.py stays the listings'
-own file).
+Two blueprints: `moderation` (reports) and `inspection` (certification, the service in
+moderation.certification; the view parses the checklist form and passes the answers).
 """
 
 from __future__ import annotations
@@ -16,8 +15,8 @@ from marketplace.accounts.forms import ConfirmForm
 from marketplace.db import db
 from marketplace.errors import Conflict, Forbidden, Invalid
 from marketplace.forms_util import apply_domain_error
-from marketplace.listings import certification
-from marketplace.moderation import service
+from marketplace.grading.forms import parse_form
+from marketplace.moderation import certification, service
 from marketplace.moderation.forms import ReportForm
 
 bp = Blueprint("moderation", __name__)
@@ -132,7 +131,7 @@ def certify(listing_id: int):
     listing = certification.certifiable_listing(inspector, listing_id)
     if request.method == "GET":
         return _render_certify(listing, {}, {})
-    answers = certification.parse_answers(listing, request.form)
+    answers = parse_form(certification.standard_for(listing), request.form)
     try:
         cert = certification.certify(inspector, listing.id, answers)
         db.session.commit()

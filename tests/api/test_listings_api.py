@@ -236,3 +236,18 @@ def test_delete_by_the_seller_and_by_a_moderator(api, phone, make_listing, buyer
     assert own["status"] == "removed"
     _problem(api.patch(f"{BASE}/listings/{other.id}", json={"status": "active"}, headers=token_for(other.seller)), 409)
     _problem(api.delete(f"{BASE}/listings/999999", headers=token_for(moderator)), 404)
+
+
+def test_a_description_written_around_the_service_is_cleaned_as_on_the_page(api, client, phone, db):
+    import sqlalchemy as sa
+
+    from marketplace.listings import fields
+    from marketplace.listings.models import Listing
+
+    stored = '<p onclick="steal()">好<script>alert(1)</script><img src=x onerror=alert(2)><b>机</b></p>'
+    db.session.execute(sa.update(Listing).where(Listing.id == phone.id).values(description=stored))
+    db.session.commit()
+    body = api.get(f"{BASE}/listings/{phone.id}").get_json()
+    assert body["description"] == fields.sanitise_stored(stored) == "<p>好<b>机</b></p>"
+    assert "alert" not in body["description_text"] and body["description_text"] == "好机"
+    assert body["description"] in client.get(f"/listings/{phone.id}").get_data(as_text=True)

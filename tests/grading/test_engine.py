@@ -268,6 +268,20 @@ def test_numbers_typed_as_text_are_read():
     assert result.ok and result.answers["battery_health"] == 85
 
 
+@pytest.mark.parametrize("typed", ["1_0", "٣", "٨٥", "1e2", "85..0", "8.5.0", "+-85", "0x55", "85 %", "", "."])
+def test_only_ascii_digits_a_sign_and_one_point_are_numbers(typed):
+    result = assess("appliance", best_answers("appliance") | {"production_year": typed}, today=TODAY)
+    assert "grading.production_year" in result.errors
+    result = assess("phone", best_answers("phone") | {"battery_health": typed})
+    assert "grading.battery_health" in result.errors
+
+
+@pytest.mark.parametrize(("typed", "read"), [("８５", 85), ("+85", 85), ("85.5", 85.5), ("85.", 85)])
+def test_full_width_digits_signs_and_a_point_are_read(typed, read):
+    result = assess("phone", best_answers("phone") | {"battery_health": typed})
+    assert result.ok and result.answers["battery_health"] == read
+
+
 def test_answers_that_are_not_an_object():
     assert "grading" in assess("phone", ["screen"]).errors
 
@@ -307,6 +321,8 @@ def test_assess_never_raises(category, data):
         ("gas_stove", 2019, False, False),
         ("electric_water_heater", 2012, True, True),
         ("electric_water_heater", 2020, False, False),
+        ("gas_water_heater", 2018, True, True),
+        ("gas_water_heater", 2019, False, False),
         ("microwave", 1990, False, False),
         ("tv", 1995, False, False),
     ],

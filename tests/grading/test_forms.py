@@ -56,7 +56,7 @@ def test_parse_form_converts_gates_and_numbers():
         "screen": "flawless",
     }
     assert parse_form(phone, MultiDict({"grading-battery_health": "85.5"}))["battery_health"] == 85.5
-    for raw in ("eighty", "nan", "inf", "1_0"):
+    for raw in ("eighty", "nan", "inf", "1_0", "٣", "1e3", "８５"):
         assert parse_form(phone, MultiDict({"grading-battery_health": raw}))["battery_health"] == raw
     assert parse_form(phone, MultiDict({"grading-account_locked": "perhaps"}))["account_locked"] == "perhaps"
 

@@ -277,3 +277,101 @@ def test_photos_added_on_the_edit_page_come_after_the_others(client, phone, logi
     assert resp.status_code == 302, resp.get_data(as_text=True)
     db.session.expire_all()
     assert [p.position for p in db.session.get(Listing, phone.id).photos] == [0, 1]
+
+
+# --- resource limits and crafted files --------------------------------------------------------------
+
+
+def _bomb_png(width: int = 4000, height: int = 4000) -> bytes:
+    """A real, valid 1-bit PNG of 16 megapixels that compresses to a few KB."""
+    out = io.BytesIO()
+    Image.new("1", (width, height)).save(out, "PNG", optimize=True)
+    return out.getvalue()
+
+
+def test_too_many_uploads_are_refused_by_count_before_any_is_decoded(client, seller, login, db, monkeypatch):
+    opened = []
+    real_open = Image.open
+
+    def counting_open(*args, **kwargs):
+        opened.append(args)
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(photos.Image, "open", counting_open)
+    login(seller)
+    bombs = [(f"p{i}.png", _png_header_only(7070, 7070)) for i in range(12)]
+    resp = client.post("/sell?category=phone", data=_sell_form(*bombs), content_type="multipart/form-data")
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert "最多 9 张照片" in _error(html, "photos")
+    assert 'value="华为 Mate 60 手机"' in html
+    assert opened == []
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Listing)) == 0
+
+
+def test_the_edit_page_counts_the_photos_already_there(client, phone, login, db, monkeypatch):
+    prepared = photos.prepare(Upload(jpeg_bytes(size=(60, 40))))
+    photos.add_photos(phone.seller, phone, [prepared] * 8)
+    db.session.commit()
+    opened = []
+    monkeypatch.setattr(photos.Image, "open", lambda *a, **k: opened.append(a))
+    login(phone.seller)
+    form = _sell_form(("a.jpg", jpeg_bytes()), ("b.jpg", jpeg_bytes()), title=phone.title)
+    resp = client.post(f"/listings/{phone.id}/edit", data=form, content_type="multipart/form-data")
+    assert resp.status_code == 422
+    assert "还能再加 1 张" in _error(resp.get_data(as_text=True), "photos")
+    assert opened == []
+
+
+def test_a_small_file_claiming_many_pixels_is_refused_as_a_bomb(client, seller, login, db, app):
+    bomb = _bomb_png()
+    assert len(bomb) < 16_000_000 // photos.MAX_PIXELS_PER_BYTE
+    login(seller)
+    resp = client.post("/sell?category=phone", data=_sell_form(("bomb.png", bomb)), content_type="multipart/form-data")
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert "bomb.png" in _error(html, "photos") and "疑似恶意文件" in _error(html, "photos")
+    assert 'value="华为 Mate 60 手机"' in html and 'value="3299"' in html
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Listing)) == 0
+    assert _files(app) == set()
+
+
+def test_the_pixel_limit_is_24_megapixels(app):
+    with pytest.raises(service.Invalid) as exc:
+        photos.prepare(Upload(_png_header_only(5000, 5000), "big.png"))  # 25 MP
+    assert "像素太多" in exc.value.errors["photos"][0]
+
+
+def test_a_large_photo_is_shrunk_right_after_decoding(app, monkeypatch):
+    sizes = []
+    real = photos._pixels_only
+    monkeypatch.setattr(photos, "_pixels_only", lambda image: sizes.append(image.size) or real(image))
+    prepared = photos.prepare(Upload(jpeg_bytes(size=(3000, 2000)), "big.jpg"))
+    assert sizes == [(1600, 1067)] and (prepared.width, prepared.height) == (1600, 1067)
+
+
+def test_a_jpeg_with_a_mangled_exif_block_is_kept_without_its_orientation(app):
+    data = (Path(__file__).parent / "fixtures" / "exif_typeerror.jpg").read_bytes()
+    prepared = photos.prepare(Upload(data, "crafted.jpg"))
+    assert (prepared.width, prepared.height) == (64, 48)
+
+
+def test_any_other_error_inside_pillow_means_not_an_image(app, monkeypatch):
+    data = jpeg_bytes()
+
+    def boom(self, *args, **kwargs):
+        raise TypeError("something Pillow did not expect")
+
+    monkeypatch.setattr(Image.Image, "load", boom)
+    with pytest.raises(service.Invalid) as exc:
+        photos.prepare(Upload(data, "odd.jpg"))
+    assert "不是可识别的图片" in exc.value.errors["photos"][0]
+
+
+def test_a_crafted_jpeg_on_the_sell_form_is_not_a_server_error(client, seller, login):
+    data = (Path(__file__).parent / "fixtures" / "exif_typeerror.jpg").read_bytes()
+    login(seller)
+    resp = client.post(
+        "/sell?category=phone", data=_sell_form(("crafted.jpg", data)), content_type="multipart/form-data"
+    )
+    assert resp.status_code == 302, resp.get_data(as_text=True)

@@ -145,8 +145,9 @@ def test_an_old_fridge_carries_a_safety_warning(db, seller):
     assert listing.safety_warning and not listing.recycle_only
 
 
-def test_an_old_water_heater_is_for_recycling_only_at_price_zero(db, seller):
-    answers = _appliance("electric_water_heater", 2012)
+@pytest.mark.parametrize("kind", ["electric_water_heater", "gas_water_heater"])
+def test_an_old_water_heater_is_for_recycling_only_at_price_zero(db, seller, kind):
+    answers = _appliance(kind, 2012)
     with pytest.raises(Invalid) as exc:
         service.create(seller, _input(category="appliance", title="美的电热水器 60 升", grading=answers))
     assert "0" in exc.value.errors["price"][0]
@@ -349,3 +350,179 @@ def test_identifiers_are_shortened_for_the_public(db, seller, buyer, phone, make
     assert shown == IMEI[:8] + "*****" + IMEI[-2:]
     inspector = make_user("insp", roles=("inspector",))
     assert service.visible_answers(inspector, phone)["imei"] == IMEI
+
+
+# --- concurrent changes (two threads, each its own session; PostgreSQL when TEST_DATABASE_URL is set) ---------
+
+
+def _in_thread(app, work, outcome: dict, name: str):
+    """Run work(session) in its own app context and transaction; record "ok", a domain error or a crash."""
+    import threading
+
+    def run():
+        from marketplace.db import db as thread_db
+
+        with app.app_context():
+            try:
+                work(thread_db)
+                thread_db.session.commit()
+                outcome[name] = "ok"
+            except (Conflict, Invalid) as exc:
+                thread_db.session.rollback()
+                outcome[name] = type(exc).__name__
+            except Exception as exc:  # a 500 in production: the test fails on it
+                thread_db.session.rollback()
+                outcome[name] = repr(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def _pause_on(monkeypatch, module, name: str):
+    """Make module.name wait (once) until released; returns (reached, release) events."""
+    import threading
+
+    reached, release = threading.Event(), threading.Event()
+    original = getattr(module, name)
+
+    def paused(*args, **kwargs):
+        if not reached.is_set():
+            reached.set()
+            assert release.wait(20)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, paused)
+    return reached, release
+
+
+def test_an_edit_racing_a_mark_sold_never_revives_the_sold_listing(app, db, phone, monkeypatch):
+    import time
+
+    from marketplace.accounts.models import User
+
+    listing_id, seller_id = phone.id, phone.seller_id
+    db.session.commit()
+    reached, release = _pause_on(monkeypatch, fields, "clean_title")
+    outcome: dict = {}
+
+    def edit(tdb):
+        tdb_seller = tdb.session.get(User, seller_id)
+        service.edit(tdb_seller, tdb.session.get(Listing, listing_id), service.ListingInput(title="华为 Mate 60 降价"))
+
+    def sell(tdb):
+        tdb_seller = tdb.session.get(User, seller_id)
+        service.mark_sold(tdb_seller, tdb.session.get(Listing, listing_id))
+
+    editing = _in_thread(app, edit, outcome, "edit")
+    assert reached.wait(20)  # the edit has read the listing and holds its row
+    selling = _in_thread(app, sell, outcome, "sell")
+    time.sleep(0.5)
+    assert "sell" not in outcome  # the mark-sold waits for the edit's transaction
+    release.set()
+    editing.join(30)
+    selling.join(30)
+    assert outcome == {"edit": "ok", "sell": "ok"}
+    db.session.expire_all()
+    listing = db.session.get(Listing, listing_id)
+    assert (listing.status, listing.title) == ("sold", "华为 Mate 60 降价")
+    assert listing.id not in _found("手机")
+
+
+def test_an_edit_after_a_concurrent_mark_sold_is_a_conflict(app, db, phone):
+    from marketplace.accounts.models import User
+
+    listing_id, seller_id = phone.id, phone.seller_id
+    db.session.commit()
+    outcome: dict = {}
+    _in_thread(
+        app,
+        lambda tdb: service.mark_sold(tdb.session.get(User, seller_id), tdb.session.get(Listing, listing_id)),
+        outcome,
+        "sell",
+    ).join(30)
+    # This session still holds the listing as it was (active): the edit must read it again under its lock.
+    with pytest.raises(Conflict):
+        service.edit(phone.seller, phone, service.ListingInput(title="华为 Mate 60 降价"))
+    db.session.rollback()
+    assert outcome == {"sell": "ok"}
+    assert db.session.get(Listing, listing_id).status == "sold" and listing_id not in _found("手机")
+
+
+def test_two_concurrent_photo_uploads_never_exceed_the_limit_or_crash(app, db, phone, monkeypatch):
+    import time
+
+    from marketplace.accounts.models import User
+    from marketplace.listings import photos
+    from marketplace.listings.models import ListingPhoto
+    from tests.listings.sellers import jpeg_bytes
+
+    class Upload:
+        def __init__(self, content: bytes):
+            self.stream, self.filename = __import__("io").BytesIO(content), "photo.jpg"
+
+    prepared = photos.prepare(Upload(jpeg_bytes(size=(60, 40))))
+    listing_id, seller_id = phone.id, phone.seller_id
+    db.session.commit()
+    reached, release = _pause_on(monkeypatch, photos, "save")
+    outcome: dict = {}
+
+    def add(tdb):
+        photos.add_photos(tdb.session.get(User, seller_id), tdb.session.get(Listing, listing_id), [prepared] * 5)
+
+    first = _in_thread(app, add, outcome, "first")
+    assert reached.wait(20)
+    second = _in_thread(app, add, outcome, "second")
+    time.sleep(0.5)
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert outcome == {"first": "ok", "second": "Invalid"}  # 5 + 5 > 9: the second sees the first's photos
+    db.session.expire_all()
+    count = db.session.scalar(sa.select(sa.func.count()).where(ListingPhoto.listing_id == listing_id))
+    assert count == 5
+
+
+# --- credit bands (the limits come from credit/policy.json) ---------------------------------------
+
+
+def test_a_restricted_seller_may_not_list_and_is_told_why(db, seller):
+    seller.credit_score = 350
+    db.session.commit()
+    with pytest.raises(Forbidden) as exc:
+        service.create(seller, _input())
+    message = str(exc.value.message)
+    assert "350" in message and "受限" in message and "400" in message and "申诉" in message
+    assert not service.can_list(seller)
+    assert _count(db) == 0
+
+
+def test_a_poor_seller_has_at_most_three_active_listings(db, seller, make_listing):
+    from marketplace.credit.policy import policy
+
+    cap = policy()["limits"]["poor"]["max_active_listings"]
+    assert cap == 3
+    seller.credit_score = 450
+    db.session.commit()
+    made = [make_listing(title=f"华为 Mate 60 手机 {n}") for n in range(cap)]
+    with pytest.raises(Forbidden) as exc:
+        service.create(seller, _input())
+    message = str(exc.value.message)
+    assert "450" in message and "较差" in message and "3" in message
+    db.session.rollback()
+    # A withdrawn one frees a place, and relisting it counts against the cap again.
+    service.withdraw(seller, made[0])
+    db.session.commit()
+    fourth = service.create(seller, _input())
+    db.session.commit()
+    with pytest.raises(Forbidden):
+        service.relist(seller, made[0])
+    assert fourth.status == "active"
+
+
+def test_fair_sellers_are_not_capped(db, seller, make_listing):
+    seller.credit_score = 560
+    db.session.commit()
+    for n in range(4):
+        make_listing(title=f"华为 Mate 60 手机 {n}")
+    assert service.can_list(seller)

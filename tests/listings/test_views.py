@@ -308,3 +308,63 @@ def test_script_in_titles_and_descriptions_comes_out_inert(client, seller, login
     page = client.get(f"/listings/{listing.id}").get_data(as_text=True)
     assert "&lt;script&gt;alert(" in page  # the title, shown as text
     assert "<b>粗体</b>" in page
+
+
+# --- prices and search links that used to fail ------------------------------------------------------
+
+HUGE = "9" * 30
+
+
+@pytest.mark.parametrize("name", ["min_price", "max_price"])
+@pytest.mark.parametrize(("value", "says"), [(HUGE, "1 亿元"), ("٣", "须为数字"), ("1" + "0" * 40 + ".001", "1 亿元")])
+def test_search_price_filters_with_huge_or_foreign_digits_get_a_field_error(client, phone, name, value, says):
+    resp = client.get("/search", query_string={name: value})
+    assert resp.status_code in (200, 400)
+    assert says in _field_error(resp.get_data(as_text=True), name)
+
+
+def test_full_width_digits_still_filter_the_search(client, phone):
+    html = client.get("/search", query_string={"min_price": "３０００", "max_price": "４０００"}).get_data(as_text=True)
+    assert "Mate 60" in html and "min_price-error" not in html
+
+
+@pytest.mark.parametrize(("value", "says"), [(HUGE, "1 亿元"), ("٣٠٠", "须为数字"), ("-" + HUGE, "负数")])
+def test_a_huge_or_foreign_price_on_the_sell_form_is_a_field_error(client, seller, login, db, value, says):
+    login(seller)
+    resp = client.post("/sell?category=phone", data=_sell_form(price=value))
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert says in _field_error(html, "price")
+    assert _value(html, "title") == "华为 Mate 60 手机 256GB"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Listing)) == 0
+
+
+def test_full_width_digits_are_a_price_on_the_sell_form(client, seller, login, db):
+    login(seller)
+    assert client.post("/sell?category=phone", data=_sell_form(price="３２９９")).status_code == 302
+    assert db.session.scalar(sa.select(Listing.price_fen)) == 329900
+
+
+@pytest.mark.parametrize(("value", "says"), [(HUGE, "1 亿元"), ("٣", "须为数字")])
+def test_a_huge_or_foreign_price_on_the_edit_form_is_a_field_error(client, phone, login, db, value, says):
+    login(phone.seller)
+    resp = client.post(f"/listings/{phone.id}/edit", data=_sell_form(title=phone.title, price=value))
+    assert resp.status_code == 422
+    assert says in _field_error(resp.get_data(as_text=True), "price")
+    db.session.expire_all()
+    assert db.session.get(Listing, phone.id).price_fen == phone.price_fen
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["endpoint=1", "_method=POST", "_external=1", "_scheme=javascript", "_anchor=x", "values=1", "sort=newest&x=1"],
+)
+def test_search_links_carry_only_the_known_filters(client, make_listing, query):
+    for i in range(23):
+        make_listing(category="books", title=f"旧书第 {i} 本", grading=None, price_fen=100 + i)
+    resp = client.get(f"/search?category=books&{query}")
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    next_url = re.search(r'<a href="([^"]+)" rel="next">下一页</a>', html).group(1).replace("&amp;", "&")
+    assert next_url.startswith("/search?") and "#" not in next_url
+    assert set(re.findall(r"[?&]([^=&]+)=", next_url)) == {"category", "sort", "cursor"}

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from marketplace.audit.models import AuditEntry
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
-from marketplace.listings import certification
 from marketplace.listings.models import Certification
+from marketplace.moderation import certification
 from marketplace.moderation.models import Report
 
 
@@ -148,3 +148,29 @@ def test_the_queue_lists_uncertified_graded_listings_newest_first(
     assert [x.id for x in certification.certification_queue(inspector, before_id=newer.id)] == [older.id]
     with pytest.raises(Forbidden):
         certification.certification_queue(make_user("plain"))
+
+
+def test_an_edit_after_the_certification_makes_it_out_of_date(db, inspector, phone_listing, phone_answers):
+    from marketplace.listings import service
+
+    cert = certification.certify(inspector, phone_listing.id, phone_answers())
+    db.session.commit()
+    assert phone_listing.certified.id == cert.id and phone_listing.certified_before_edit is None
+    assert certification.certification_queue(inspector) == []
+    service.edit(phone_listing.seller, phone_listing, service.ListingInput(title="华为 Mate 60 换了新屏"))
+    db.session.commit()
+    assert phone_listing.certified is None
+    assert phone_listing.certified_before_edit.id == cert.id == phone_listing.latest_certification.id
+    # Out of date: back in the queue, and it may be certified again.
+    assert [x.id for x in certification.certification_queue(inspector)] == [phone_listing.id]
+
+
+def test_a_status_change_keeps_the_certification_current(db, inspector, phone_listing, phone_answers):
+    from marketplace.listings import service
+
+    cert = certification.certify(inspector, phone_listing.id, phone_answers())
+    db.session.commit()
+    service.mark_sold(phone_listing.seller, phone_listing)
+    db.session.commit()
+    db.session.expire_all()
+    assert phone_listing.certified.id == cert.id

@@ -110,3 +110,23 @@ def test_the_listing_page_shows_the_certification(client, login, inspector, phon
     client.post(f"/listings/{phone_listing.id}/certify", data=_form(phone_answers(screen="visible")))
     html = client.get(f"/listings/{phone_listing.id}").get_data(as_text=True)
     assert "验货认证为 C（8成新）" in html
+
+
+def test_after_the_sellers_edit_pages_and_api_show_the_certification_as_out_of_date(
+    client, api, db, login, inspector, phone_listing, phone_answers
+):
+    from marketplace.listings import service
+
+    login(inspector)
+    client.post(f"/listings/{phone_listing.id}/certify", data=_form(phone_answers()))
+    html = client.get(f"/listings/{phone_listing.id}").get_data(as_text=True)
+    assert "验货认证为 A" in html and "认证于卖家修改前" not in html
+    assert "验货认证 A" in client.get("/").get_data(as_text=True)  # the card's badge
+    assert api.get(f"/api/v1/listings/{phone_listing.id}").get_json()["certified"]["grade"] == "A"
+
+    service.edit(phone_listing.seller, phone_listing, service.ListingInput(title="华为 Mate 60 换了新屏"))
+    db.session.commit()
+    html = client.get(f"/listings/{phone_listing.id}").get_data(as_text=True)
+    assert "认证于卖家修改前" in html
+    assert "验货认证 A" not in client.get("/").get_data(as_text=True)
+    assert api.get(f"/api/v1/listings/{phone_listing.id}").get_json()["certified"] is None

@@ -6,6 +6,9 @@ report ("exaggeration") with both checklists as evidence. A gate the inspector a
 the certification is still recorded, with the standard's worst grade, so the listing
 shows what the inspector found, and a "prohibited" report is opened for a moderator to
 decide (the listing itself is not taken down here: removing it is a moderator's call).
+
+It lives in moderation because it opens reports: moderation → listings → grading.
+The views parse the checklist form; this module takes the answers as a dict.
 """
 
 from __future__ import annotations
@@ -37,11 +40,6 @@ def can_certify(user: User | None) -> bool:
 # --- reading ------------------------------------------------------------------
 
 
-def _unchanged_since_certified(listing: Listing) -> bool:
-    cert = listing.certified
-    return cert is not None and cert.created_at >= listing.updated_at
-
-
 def certifiable_listing(inspector: User, listing_id: int, *, lock: bool = False) -> Listing:
     """The listing `inspector` may certify now; Forbidden, NotFound or Conflict explain why not."""
     if not can_certify(inspector):
@@ -59,20 +57,21 @@ def certifiable_listing(inspector: User, listing_id: int, *, lock: bool = False)
         raise Conflict(_("该类商品没有成色标准，无需验货认证。"))
     if listing.status not in CERTIFIABLE_STATUSES:
         raise Conflict(_("该商品已售出或已下架，不能再验货认证。"))
-    if _unchanged_since_certified(listing):
+    if listing.certified is not None:  # current: made after the seller's last edit
         raise Conflict(_("该商品已有验货认证，卖家修改商品后才能重新认证。"))
     return listing
 
 
 def certification_queue(inspector: User, *, before_id: int | None = None, limit: int = 20) -> list[Listing]:
-    """Active graded listings of others without a certification, newest first (keyset by id)."""
+    """Active graded listings of others without a current certification, newest first (keyset by id)."""
     if not can_certify(inspector):
         raise Forbidden(_("只有验货员可以进行验货认证。"))
     query = sa.select(Listing).where(
         Listing.status == "active",
         Listing.category.in_(GRADED_CATEGORIES),
         Listing.seller_id != inspector.id,
-        ~sa.exists().where(Certification.listing_id == Listing.id),
+        # Edited since certified: the certification is out of date, so the listing waits again.
+        ~sa.exists().where(Certification.listing_id == Listing.id, Certification.created_at >= Listing.updated_at),
     )
     if before_id is not None:
         query = query.where(Listing.id < before_id)
@@ -87,13 +86,6 @@ def standard_for(listing: Listing):
 def declared_answers(listing: Listing) -> dict:
     """The seller's checklist answers, for reference beside the inspector's form."""
     return dict(listing.grading or {})
-
-
-def parse_answers(listing: Listing, form) -> dict:
-    """The inspector's answers from the checklist form."""
-    from marketplace.grading.forms import parse_form
-
-    return parse_form(standard_for(listing), form)
 
 
 def grade_label(listing: Listing, code: str | None) -> str:
