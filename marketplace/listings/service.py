@@ -217,9 +217,12 @@ def newest(limit: int = 12) -> list[Listing]:
     )
 
 
-def seller_listings(user: User) -> list[Listing]:
-    """All of a seller's listings, newest first, every status."""
-    return list(db.session.scalars(sa.select(Listing).where(Listing.seller_id == user.id).order_by(Listing.id.desc())))
+def seller_listings(user: User, *, before_id: int | None = None, limit: int = 30) -> list[Listing]:
+    """A page of a seller's listings, newest first, every status (keyset: ids below `before_id`)."""
+    query = sa.select(Listing).where(Listing.seller_id == user.id).order_by(Listing.id.desc()).limit(limit)
+    if before_id is not None:
+        query = query.where(Listing.id < before_id)
+    return list(db.session.scalars(query))
 
 
 def verified_sellers(listings) -> set[int]:

@@ -34,6 +34,9 @@ SORTS = ("relevance", "newest", "price_asc", "price_desc")
 SEARCH_FILTERS = ("q", "category", "grade", "district", "min_price", "max_price")  # sort is added apart
 
 
+MINE_PAGE = 30
+
+
 @bp.url_value_preprocessor
 def _allow_photo_uploads(endpoint, _values):
     # Runs before the app's before_request hooks (CSRF, request screening) read the body.
@@ -400,10 +403,16 @@ def photo(name: str):
 def mine():
     """The seller's own listings, every status."""
     user = _me()
-    listings = service.seller_listings(user)
+    before = request.args.get("before", "")
+    before_id = int(before) if before.isascii() and before.isdigit() and len(before) < 11 else None
+    listings = service.seller_listings(user, before_id=before_id, limit=MINE_PAGE + 1)
+    more = len(listings) > MINE_PAGE
+    listings = listings[:MINE_PAGE]
     return render_template(
         "listings/mine.html",
         listings=listings,
+        next_before=listings[-1].id if more else None,
+        first_page=before_id is None,
         verified=service.verified_sellers(listings),
         can_list=service.can_list(user),
     )

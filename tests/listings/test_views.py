@@ -229,6 +229,23 @@ def test_my_listings_has_an_empty_state_then_every_status(client, seller, login,
     assert "在售的手机 A" in html and "下架的手机 B" in html and "已下架" in html
 
 
+def test_my_listings_are_paged_newest_first(client, seller, login, make_listing, monkeypatch):
+    from marketplace.listings import views
+
+    monkeypatch.setattr(views, "MINE_PAGE", 2)
+    made = [make_listing(title=f"第{n}件闲置手机") for n in range(1, 6)]
+    login(seller)
+    seen, url = [], "/my/listings"
+    while url:
+        html = client.get(url).get_data(as_text=True)
+        seen += [n for n in range(5, 0, -1) if f"第{n}件闲置手机" in html]
+        match = re.search(r'href="(/my/listings\?before=\d+)"', html)
+        url = match.group(1) if match else None
+    assert seen == [5, 4, 3, 2, 1] and len(made) == 5
+    assert "没有更早的闲置了" in client.get(f"/my/listings?before={made[0].id}").get_data(as_text=True)
+    assert client.get("/my/listings?before=%EF%BC%91").status_code == 200  # a full-width digit: first page
+
+
 def test_navigation_offers_sell_and_my_listings(client, user, login):
     assert "/sell" not in client.get("/").get_data(as_text=True).split("</nav>")[0]
     login(user)
