@@ -246,6 +246,18 @@ def openapi_document():
     return jsonify(build_document(OPERATIONS))
 
 
+def id_cursor(value: str | None) -> int | None:
+    """Parse an id cursor (keyset paging by id): None for the first page, Invalid if malformed."""
+    from marketplace import MAX_ID
+
+    if not value:
+        return None
+    # ASCII digits only: str.isdigit() also accepts ² and ٣, which int() refuses or reads.
+    if not (re.fullmatch(r"[0-9]{1,10}", value) and int(value) <= MAX_ID):
+        raise Invalid(_("查询参数有误。"), errors={"cursor": [_("格式不正确")]})
+    return int(value)
+
+
 def path_params(rule: str) -> list[tuple[str, str]]:
     """The (name, converter) pairs of a Flask rule."""
     return [(m.group(2), m.group(1) or "string") for m in re.finditer(r"<(?:(\w+):)?(\w+)>", rule)]

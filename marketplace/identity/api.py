@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
-from flask_babel import gettext as _
-
-from marketplace import MAX_ID
-from marketplace.api import endpoint
-from marketplace.errors import Invalid
+from marketplace.api import endpoint, id_cursor
 from marketplace.extensions import account_key, config_limit, limiter
 from marketplace.identity import service
 from marketplace.identity.schemas import (
@@ -98,13 +92,7 @@ def get_user_credit(*, user, user_id: int):
     roles=("moderator",),
 )
 def list_verifications(*, user, query: QueueQuery):
-    after = None
-    if query.cursor:
-        # ASCII digits only: str.isdigit() also accepts ² and ٣, which int() refuses or reads.
-        if not (re.fullmatch(r"[0-9]+", query.cursor) and int(query.cursor) <= MAX_ID):
-            raise Invalid(_("查询参数有误。"), errors={"cursor": [_("格式不正确")]})
-        after = int(query.cursor)
-    rows = service.pending_requests(user, after_id=after, limit=query.limit + 1)
+    rows = service.pending_requests(user, after_id=id_cursor(query.cursor), limit=query.limit + 1)
     page = rows[: query.limit]
     items = [
         QueueItem(

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
-from flask_babel import gettext as _
-
-from marketplace import MAX_ID
-from marketplace.api import endpoint
-from marketplace.errors import Invalid
+from marketplace.api import endpoint, id_cursor
 from marketplace.moderation import certification, service
 from marketplace.moderation.schemas import (
     CertificationIn,
@@ -30,15 +24,6 @@ def _report_out(report) -> ReportOut:
         status=report.status,
         created_at=report.created_at,
     )
-
-
-def _cursor(value: str | None) -> int | None:
-    if value is None:
-        return None
-    # ASCII digits only: str.isdigit() also accepts ² and ٣, which int() refuses or reads.
-    if not (re.fullmatch(r"[0-9]+", value) and int(value) <= MAX_ID):
-        raise Invalid(_("查询参数有误。"), errors={"cursor": [_("格式不正确")]})
-    return int(value)
 
 
 @endpoint(
@@ -64,7 +49,7 @@ def create_report(*, user, listing_id: int, body: ReportIn):
     roles=("moderator",),
 )
 def list_reports(*, user, query: PageQuery):
-    rows = service.open_reports(user, before_id=_cursor(query.cursor), limit=query.limit + 1)
+    rows = service.open_reports(user, before_id=id_cursor(query.cursor), limit=query.limit + 1)
     page = rows[: query.limit]
     items = [
         ReportItem(id=r.id, listing_id=r.listing_id, reason=r.reason, source=r.source, created_at=r.created_at)
