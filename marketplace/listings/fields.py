@@ -15,7 +15,7 @@ import nh3
 from flask_babel import gettext as _
 
 from marketplace.errors import Invalid
-from marketplace.listings.search import plain_text
+from marketplace.listings.tokens import plain_text
 
 TITLE_MIN, TITLE_MAX = 2, 80
 DESCRIPTION_MAX = 5000

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from marketplace.identity.places import DISTRICTS
 from marketplace.identity.schemas import CreditOut, PublicProfileOut
+from marketplace.listings.fields import PRICE_MAX_FEN
 from marketplace.listings.models import CATEGORIES
 
 Category = Literal[CATEGORIES]  # type: ignore[valid-type]
@@ -15,7 +16,6 @@ ApiStatus = Literal["active", "reserved", "sold", "removed"]
 Sort = Literal["relevance", "newest", "price_asc", "price_desc"]
 # A checklist answer: a gate or yes/no item, a number, or a choice/text/IMEI/VIN/date string.
 Answer = bool | int | float | str | None
-PRICE_MAX_FEN = 100_000_000 * 100
 
 
 class ListingIn(BaseModel):

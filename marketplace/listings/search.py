@@ -23,9 +23,11 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.selectable import Join
 
+from marketplace import MAX_ID
 from marketplace.db import db
 from marketplace.errors import Invalid
 from marketplace.identity.places import DISTRICTS
+from marketplace.listings.fields import PRICE_MAX_FEN
 from marketplace.listings.highlight import highlight
 from marketplace.listings.models import CATEGORIES, Listing, ListingSearch
 from marketplace.listings.tokens import HAN, Term, fts5_query, plain_text, query_terms, tokens_for, tsquery_text
@@ -51,8 +53,6 @@ RELEVANCE_CANDIDATES = 1000
 PG_FEW_MATCHES = 500
 MAX_LIMIT = 100
 MAX_CURSOR_CHARS = 256
-MAX_ID = 2**31 - 1
-MAX_PRICE_FEN = 2**53
 
 _GRADE = re.compile(rf"[A-Za-z0-9{HAN}]{{1,8}}")
 
@@ -156,7 +156,7 @@ def decode_cursor(cursor: str, sort: str) -> list:
         raise ValueError("id")
     if sort == "newest" and len(key) == 1:
         return key
-    if sort in ("price_asc", "price_desc") and len(key) == 2 and _is_int(key[0]) and 0 <= key[0] <= MAX_PRICE_FEN:
+    if sort in ("price_asc", "price_desc") and len(key) == 2 and _is_int(key[0]) and 0 <= key[0] <= PRICE_MAX_FEN:
         return key
     score = key[0] if len(key) == 2 else None
     if sort == "relevance" and isinstance(score, (int, float)) and not isinstance(score, bool) and math.isfinite(score):
@@ -214,7 +214,7 @@ def _filter_values(p: SearchParams) -> dict:
     values = {name: getattr(p, name) for name in FILTERS if getattr(p, name) is not None}
     for name in ("min_price_fen", "max_price_fen"):
         if name in values:
-            values[name] = min(values[name], MAX_PRICE_FEN)
+            values[name] = min(values[name], PRICE_MAX_FEN)
     return values
 
 

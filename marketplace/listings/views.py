@@ -21,7 +21,7 @@ from marketplace.identity.service import public_profile
 from marketplace.listings import fields, photos, service
 from marketplace.listings.forms import ListingForm
 from marketplace.listings.models import CATEGORIES, MAX_PHOTOS, ListingPhoto
-from marketplace.listings.search import SearchPage, SearchParams, highlight, plain_text, search_listings
+from marketplace.listings.search import SORTS, SearchPage, SearchParams, highlight, plain_text, search_listings
 
 bp = Blueprint("listings", __name__)
 
@@ -30,7 +30,6 @@ UPLOAD_ENDPOINTS = {"listings.sell", "listings.edit"}
 UPLOAD_REQUEST_MAX = MAX_PHOTOS * photos.MAX_BYTES + 1024 * 1024
 SEARCH_PAGE = 20
 SNIPPET = 60  # characters of description shown around the first match
-SORTS = ("relevance", "newest", "price_asc", "price_desc")
 SEARCH_FILTERS = ("q", "category", "grade", "district", "min_price", "max_price")  # sort is added apart
 
 

@@ -88,11 +88,6 @@ def declared_answers(listing: Listing) -> dict:
     return dict(listing.grading or {})
 
 
-def grade_label(listing: Listing, code: str | None) -> str:
-    """The grade's label in the listing's standard (S（99新）, 二级 …)."""
-    return engine.grade_label(listing.category, code) or ""
-
-
 def _steps_below(listing: Listing, grade: str) -> int | None:
     """How many steps `grade` lies below the declared grade; None when they cannot be compared."""
     if not listing.grade:

@@ -15,6 +15,7 @@ from marketplace.accounts.forms import ConfirmForm
 from marketplace.db import db
 from marketplace.errors import Conflict, Forbidden, Invalid
 from marketplace.forms_util import apply_domain_error
+from marketplace.grading import engine
 from marketplace.grading.forms import parse_form
 from marketplace.moderation import certification, service
 from marketplace.moderation.forms import ReportForm
@@ -140,7 +141,7 @@ def certify(listing_id: int):
         db.session.rollback()
         flash(str(exc.message), "error")
         return _render_certify(listing, answers, exc.errors, exc.status)
-    grade = certification.grade_label(listing, cert.grade)
+    grade = engine.grade_label(listing.category, cert.grade) or ""
     if cert.opened_report is not None:
         flash(
             _("已认证为 %(grade)s。结果与卖家申报不符，已自动提交举报，由审核员处理。", grade=grade),
