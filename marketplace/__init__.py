@@ -29,7 +29,18 @@ class IdConverter(IntegerConverter):
 
 
 # Feature packages with an HTML blueprint (views.py) and/or JSON routes (api.py).
-FEATURES = ("home", "accounts", "identity", "audit", "grading", "listings", "moderation")
+FEATURES = (
+    "home",
+    "accounts",
+    "identity",
+    "audit",
+    "grading",
+    "listings",
+    "moderation",
+    "notices",
+    "orders",
+    "ratings",
+)
 
 
 def create_app(config: dict | None = None) -> Flask:

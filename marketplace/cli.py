@@ -143,12 +143,30 @@ def seed_demo(if_empty: bool) -> None:
     run_seed(if_empty=if_empty, echo=click.echo)
 
 
+@click.command("maintenance")
+@click.option("--batch", default=200, show_default=True, help="Orders settled per transaction.")
+def maintenance(batch: int) -> None:
+    """Periodic upkeep (run it from cron, e.g. hourly): complete accepted orders 7 days past acceptance."""
+    from marketplace.orders import service as orders
+
+    ids = orders.overdue_ids()
+    done = 0
+    with click.progressbar(length=len(ids), label="overdue orders") as bar:
+        for start in range(0, len(ids), batch):
+            chunk = ids[start : start + batch]
+            done += orders.settle_ids(chunk)
+            db.session.commit()
+            bar.update(len(chunk))
+    click.echo(f"orders completed automatically: {done}")
+
+
 def register_cli(app: Flask) -> None:
     """Attach the command groups to the app."""
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(identity_cli)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(maintenance)
     from marketplace.listings.bulk import seed_bulk
 
     app.cli.add_command(seed_bulk)

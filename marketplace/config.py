@@ -50,6 +50,9 @@ class Config:
     LOGIN_RATE_LIMIT_USERNAME = "5 per minute;20 per hour"
     REGISTER_RATE_LIMIT = "10 per hour"
     VERIFICATION_RATE_LIMIT = "10 per hour"
+    # Per account (or API token): order messages, and buying requests (so no seller is flooded).
+    MESSAGE_RATE_LIMIT = "20 per minute;300 per day"
+    ORDER_RATE_LIMIT = "30 per hour"
 
     API_TOKEN_TTL = timedelta(days=30)
 

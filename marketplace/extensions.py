@@ -70,6 +70,14 @@ login_user_limit = limiter.shared_limit(
 )
 login_ip_limit = limiter.shared_limit(config_limit("LOGIN_RATE_LIMIT_IP"), scope="login-ip", methods=["POST"])
 
+# Shared by the order pages and the API, so a client cannot double its budget by switching.
+message_limit = limiter.shared_limit(
+    config_limit("MESSAGE_RATE_LIMIT"), scope="order-message", key_func=account_key, methods=["POST"]
+)
+order_limit = limiter.shared_limit(
+    config_limit("ORDER_RATE_LIMIT"), scope="order-request", key_func=account_key, methods=["POST"]
+)
+
 __all__ = [
     "babel",
     "config_limit",
@@ -79,5 +87,7 @@ __all__ = [
     "login_ip_limit",
     "login_manager",
     "login_user_limit",
+    "message_limit",
     "migrate",
+    "order_limit",
 ]

@@ -154,6 +154,11 @@ def seed_demo(*, if_empty: bool = False, echo: Callable[[str], None] = print, se
     counts = seed_listings(sellers, rng)
     db.session.commit()
 
+    from marketplace.orders.demo import seed_orders
+
+    deals = seed_orders(users, rng)
+    db.session.commit()
+
     echo("Demo city created: 银川市 (兴庆区, 金凤区, 西夏区, 永宁县, 贺兰县, 灵武市; 宁夏大学, 北方民族大学).")
     echo("Demo accounts — these passwords are shown only this once:")
     width = max(len(name) for name in passwords)
@@ -161,4 +166,5 @@ def seed_demo(*, if_empty: bool = False, echo: Callable[[str], None] = print, se
         roles = ",".join(demo.roles) or "resident"
         echo(f"  {demo.username:<{width}}  {passwords[demo.username]}  ({roles}; {demo.state})")
     echo("Listings: " + ", ".join(f"{category} {n}" for category, n in counts.items()))
+    echo("Orders and ratings: " + ", ".join(f"{status} {n}" for status, n in sorted(deals.items())))
     return passwords

@@ -22,7 +22,7 @@ from hypothesis import settings
 from tests.pii import PiiWatch
 
 # Shared factories, available to every test: verified users, sellers, listings.
-pytest_plugins = ("tests.identity.factories", "tests.listings.sellers")
+pytest_plugins = ("tests.identity.factories", "tests.listings.sellers", "tests.orders.factories")
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 

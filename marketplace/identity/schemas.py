@@ -89,9 +89,23 @@ class RejectIn(BaseModel):
     reason: str = Field(max_length=2000)
 
 
+class RatingSide(BaseModel):
+    count: int = Field(description="revealed, unfolded ratings in this capacity (one per rater per 7 days)")
+    averages: dict[str, float | None] = Field(
+        description="the average of each dimension: as a seller accuracy, communication, punctuality; "
+        "as a buyer punctuality, communication (null without ratings)"
+    )
+    positive_share: float | None = Field(
+        description="share of the last 12 months' ratings averaging 4 or more (0–1; null without any)"
+    )
+    recent_count: int = Field(description="ratings in the last 12 months")
+
+
 class RatingsSummary(BaseModel):
-    count: int
-    average: float | None
+    count: int = Field(description="revealed ratings received, both capacities")
+    average: float | None = Field(description="the mean score over both capacities (null without ratings)")
+    as_seller: RatingSide = Field(description="how buyers rated this user")
+    as_buyer: RatingSide = Field(description="how sellers rated this user")
 
 
 class PublicProfileOut(BaseModel):

@@ -7,6 +7,7 @@ Personal data enters through `submit`, is validated (FACTS.md rules), encrypted
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -235,8 +236,18 @@ def me(user: User) -> dict:
     }
 
 
+# Other features add their part of the public profile here: name → function(user) → JSON-able data
+# (the ratings feature adds the reputation summary under "ratings").
+PROFILE_SECTIONS: dict[str, Callable[[User], dict]] = {}
+
+
+def register_profile_section(name: str, build: Callable[[User], dict]) -> None:
+    """Let a feature that builds on identity contribute to everyone's public profile."""
+    PROFILE_SECTIONS[name] = build
+
+
 def public_profile(user_id: int) -> dict:
-    """What anyone may see about a user: masked real name, verified mark, credit band."""
+    """What anyone may see about a user: masked real name, verified mark, credit band, and the registered sections."""
     user = db.session.get(User, user_id)
     if user is None:
         raise NotFound(_("找不到该用户。"))
@@ -248,10 +259,8 @@ def public_profile(user_id: int) -> dict:
         "verified": identity is not None and user.status != "closed",
         "kind": identity.kind if identity is not None else None,
         "credit": credit_summary(user),
-        # Filled in by the ratings feature; no ratings exist before it.
-        "ratings": {"count": 0, "average": None},
         "list_status": list_status(user),
-    }
+    } | {name: build(user) for name, build in PROFILE_SECTIONS.items()}
 
 
 # --- submitting ------------------------------------------------------------------

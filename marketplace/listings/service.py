@@ -454,6 +454,32 @@ def _set_status(listing: Listing, status: str, allowed_from: tuple[str, ...]) ->
     search.index_listing(listing)
 
 
+def hold_for_order(listing: Listing) -> None:
+    """Reserve an active listing for an accepted order; Conflict when it is not on sale (any more)."""
+    _set_status(listing, "reserved", ("active",))
+
+
+def release_from_order(listing: Listing) -> bool:
+    """Put a reserved listing back on sale when its order ends without a sale; False if it was not reserved.
+
+    A moderator may have removed it meanwhile: then it stays removed.
+    """
+    try:
+        _set_status(listing, "active", ("reserved",))
+    except Conflict:
+        return False
+    return True
+
+
+def sell_to_order(listing: Listing) -> bool:
+    """Mark a reserved listing sold when its order completes; False if it was not reserved (say, removed)."""
+    try:
+        _set_status(listing, "sold", ("reserved",))
+    except Conflict:
+        return False
+    return True
+
+
 def _owned(user: User, listing: Listing) -> None:
     if not is_owner(user, listing):
         raise Forbidden(_("只有卖家本人可以进行此操作。"))

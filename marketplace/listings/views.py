@@ -8,7 +8,9 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
+from marketplace import MAX_ID
 from marketplace.accounts.forms import ConfirmForm
+from marketplace.accounts.models import User
 from marketplace.credit.policy import BAND_LABELS, band
 from marketplace.db import db
 from marketplace.errors import DomainError, Forbidden, Invalid
@@ -30,7 +32,7 @@ UPLOAD_ENDPOINTS = {"listings.sell", "listings.edit"}
 UPLOAD_REQUEST_MAX = MAX_PHOTOS * photos.MAX_BYTES + 1024 * 1024
 SEARCH_PAGE = 20
 SNIPPET = 60  # characters of description shown around the first match
-SEARCH_FILTERS = ("q", "category", "grade", "district", "min_price", "max_price")  # sort is added apart
+SEARCH_FILTERS = ("q", "category", "grade", "district", "min_price", "max_price", "seller")  # sort is added apart
 
 
 MINE_PAGE = 30
@@ -428,6 +430,14 @@ def _price_filter(name: str, errors: dict[str, list[str]]) -> int | None:
         return None
 
 
+def _seller_filter(user_id: int | None):
+    # "This seller's listings" (from a profile page): an unknown or closed account filters nothing.
+    if user_id is None or not 0 < user_id <= MAX_ID:
+        return None
+    user = db.session.get(User, user_id)
+    return user if user is not None and user.status != "closed" else None
+
+
 @bp.get("/search")
 def search():
     """Search and browse: words, filters, sorts, and pages by cursor."""
@@ -441,6 +451,7 @@ def search():
     district = args.get("district") if args.get("district") in DISTRICTS else None
     min_fen = _price_filter("min_price", errors)
     max_fen = _price_filter("max_price", errors)
+    seller = _seller_filter(args.get("seller", type=int))
     sort = args.get("sort") if args.get("sort") in SORTS else ("relevance" if q else "newest")
     if sort == "relevance" and not q:
         sort = "newest"
@@ -452,6 +463,7 @@ def search():
         district=district,
         min_price_fen=min_fen,
         max_price_fen=max_fen,
+        seller_id=seller.id if seller is not None else None,
         sort=sort,
         limit=SEARCH_PAGE,
     )
@@ -481,7 +493,8 @@ def search():
         sort=sort,
         sorts=SORTS if q else SORTS[1:],
         errors=errors,
-        filtered=any((category, grade, district, min_fen is not None, max_fen is not None)),
+        filtered=any((category, grade, district, min_fen is not None, max_fen is not None, seller)),
+        seller=seller,
         paged=cursor is not None,
         next_url=url_for("listings.search", **filters, sort=sort, cursor=page.next_cursor)
         if page.next_cursor

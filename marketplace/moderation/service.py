@@ -172,7 +172,7 @@ def report_listing(reporter: User, listing_id: int, reason: str | None, detail: 
     return report
 
 
-def open_system_report(listing: Listing, reason: str, source: str, evidence: dict) -> Report:
+def open_system_report(listing: Listing, reason: str, source: str, evidence: dict, detail: str = "") -> Report:
     """Open a report the system raises itself (no reporter); the listing's snapshot is added to `evidence`."""
     if reason not in REPORT_REASONS or source not in REPORT_SOURCES or source == "user":
         raise ValueError(f"not a system report: {reason}/{source}")
@@ -180,7 +180,7 @@ def open_system_report(listing: Listing, reason: str, source: str, evidence: dic
         listing_id=listing.id,
         reporter_id=None,
         reason=reason,
-        detail="",
+        detail=detail,
         source=source,
         evidence=_json_safe({"listing": listing_snapshot(listing), **evidence}),
         status="open",

@@ -205,7 +205,22 @@ def test_public_profiles_are_masked(api, make_user, verified_user):
         "verified": True,
         "kind": "resident",
         "credit": {"score": 600, "band": "fair"},
-        "ratings": {"count": 0, "average": None},
+        "ratings": {
+            "count": 0,
+            "average": None,
+            "as_seller": {
+                "count": 0,
+                "averages": {"accuracy": None, "communication": None, "punctuality": None},
+                "positive_share": None,
+                "recent_count": 0,
+            },
+            "as_buyer": {
+                "count": 0,
+                "averages": {"punctuality": None, "communication": None},
+                "positive_share": None,
+                "recent_count": 0,
+            },
+        },
         "list_status": "none",
     }
     newcomer = api.get(f"{BASE}/users/{make_user('newcomer').id}").get_json()

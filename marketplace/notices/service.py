@@ -1,0 +1,108 @@
+"""Notices: written by other features in the same transaction as what they announce.
+
+The text is not stored: each kind has a message template here, rendered in the
+reader's language with the notice's parameters when the notice is shown.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from marketplace.accounts.models import User
+from marketplace.db import db, utcnow
+from marketplace.notices.models import Notice
+
+# kind → template; parameters: order (id), title (the listing's title), and the like.
+TEXTS = {
+    "order.requested": _l("有人想买你的“%(title)s”（订单 #%(order)s），请查看并决定是否接受。"),
+    "order.accepted": _l("卖家接受了你对“%(title)s”的购买请求（订单 #%(order)s），商品已为你预留。"),
+    "order.completed": _l("订单 #%(order)s（“%(title)s”）已完成。请在 14 天内评价对方。"),
+    "order.auto_completed": _l(
+        "订单 #%(order)s（“%(title)s”）接受后 7 天未确认收货，已自动完成。请在 14 天内评价对方。"
+    ),
+    "order.cancelled": _l("订单 #%(order)s（“%(title)s”）已被对方取消，原因见订单页面。"),
+    "order.declined": _l("“%(title)s”已经卖给了别人，你的购买请求（订单 #%(order)s）已自动关闭。"),
+    "order.disputed": _l("对方对订单 #%(order)s（“%(title)s”）提出了纠纷，审核员会介入处理。"),
+    "order.resolved": _l("审核员已处理订单 #%(order)s（“%(title)s”）的纠纷，结果见订单页面。"),
+    "order.message": _l("订单 #%(order)s（“%(title)s”）有新消息。"),
+    "rating.received": _l("对方已评价订单 #%(order)s。你评价对方后（或评价期结束后）双方都能看到评价。"),
+    "rating.revealed": _l("订单 #%(order)s 的双方评价已公开。"),
+    "rating.replied": _l("对方回复了你对订单 #%(order)s 的评价。"),
+    "rating.folded": _l("你在订单 #%(order)s 中收到或给出的一条评价已被审核员折叠：%(reason)s"),
+}
+
+
+def notify(
+    user_id: int, kind: str, *, subject_type: str | None = None, subject_id: int | None = None, **params
+) -> Notice:
+    """Add a notice for a user (flushed, committed with the caller's transaction)."""
+    if kind not in TEXTS:
+        raise ValueError(f"unknown notice kind {kind!r}")
+    notice = Notice(
+        user_id=user_id,
+        kind=kind,
+        params=params,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        created_at=utcnow(),
+    )
+    db.session.add(notice)
+    db.session.flush()
+    return notice
+
+
+def has_unread(user_id: int, kind: str, subject_type: str, subject_id: int) -> bool:
+    """Whether the user already has an unread notice of this kind about this subject (to avoid repeats)."""
+    return (
+        db.session.scalar(
+            sa.select(Notice.id)
+            .where(
+                Notice.user_id == user_id,
+                Notice.read_at.is_(None),
+                Notice.kind == kind,
+                Notice.subject_type == subject_type,
+                Notice.subject_id == subject_id,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def text(notice: Notice) -> str:
+    """The notice in the reader's language."""
+    template = TEXTS.get(notice.kind)
+    if template is None:
+        return _("通知")
+    try:
+        return str(template) % notice.params
+    except (KeyError, TypeError, ValueError):
+        return str(template)
+
+
+def unread_count(user: User) -> int:
+    """How many notices the user has not read."""
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(Notice).where(Notice.user_id == user.id, Notice.read_at.is_(None))
+    )
+
+
+def page(user: User, *, before_id: int | None = None, limit: int = 20, unread: bool = False) -> list[Notice]:
+    """A page of the user's notices (only unread ones if `unread`), newest first (keyset: ids below `before_id`)."""
+    query = sa.select(Notice).where(Notice.user_id == user.id)
+    if unread:
+        query = query.where(Notice.read_at.is_(None))
+    if before_id is not None:
+        query = query.where(Notice.id < before_id)
+    return list(db.session.scalars(query.order_by(Notice.id.desc()).limit(limit)))
+
+
+def mark_read(user: User, ids: list[int] | None = None) -> int:
+    """Mark the user's notices read (all of them, or those in `ids`); returns how many changed."""
+    query = sa.update(Notice).where(Notice.user_id == user.id, Notice.read_at.is_(None))
+    if ids is not None:
+        query = query.where(Notice.id.in_(ids))
+    result = db.session.execute(query.values(read_at=utcnow()).execution_options(synchronize_session=False))
+    return result.rowcount
