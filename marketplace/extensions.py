@@ -42,12 +42,19 @@ def login_username_key() -> str:
 def account_key() -> str:
     """Rate-limit key for signed-in work: the account (session) or the bearer token, else the address.
 
-    Real-name requests are limited per person, not per address: a whole campus may share one NAT.
+    Real-name requests, messages and buying requests are limited per person, not per address (a
+    whole campus may share one NAT), and the same budget holds whichever token or session is used.
     """
     from flask_login import current_user
 
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer ":
+        from marketplace.accounts.service import user_for_token
+
+        # The token's owner, so that a new token (or the web session) does not bring a new budget.
+        user = user_for_token(header[7:].strip())
+        if user is not None:
+            return f"user:{user.id}"
         return "token:" + hashlib.sha256(header[7:].strip().encode()).hexdigest()[:24]
     if current_user.is_authenticated:
         return f"user:{current_user.id}"

@@ -26,7 +26,7 @@ class ListingIn(BaseModel):
         description="plain text or a little HTML: p, br, ul, ol, li, strong, b are kept, everything else is removed",
     )
     category: Category
-    price_fen: int = Field(ge=0, le=PRICE_MAX_FEN, description="integer fen; 0 for a free item")
+    price_fen: int = Field(strict=True, ge=0, le=PRICE_MAX_FEN, description="integer fen; 0 for a free item")
     district: District
     grading: dict[str, Answer] | None = Field(
         default=None,
@@ -39,7 +39,7 @@ class ListingPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str | None = Field(default=None, max_length=200)
     description: str | None = Field(default=None, max_length=20000)
-    price_fen: int | None = Field(default=None, ge=0, le=PRICE_MAX_FEN)
+    price_fen: int | None = Field(default=None, strict=True, ge=0, le=PRICE_MAX_FEN)
     district: District | None = None
     grading: dict[str, Answer] | None = Field(default=None, description="the whole checklist again; regraded")
     status: Literal["active", "sold"] | None = Field(

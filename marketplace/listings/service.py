@@ -12,6 +12,7 @@ silently changed, and every page and the API mark them 仅供回收.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -454,6 +455,23 @@ def _set_status(listing: Listing, status: str, allowed_from: tuple[str, ...]) ->
     search.index_listing(listing)
 
 
+# Features that keep hold of listings (orders) hear when a seller or a moderator takes one off
+# sale, so what they hold is closed in the same transaction: hook(listing, new_status).
+LEFT_SALE_HOOKS: list[Callable[[Listing, str], None]] = []
+
+
+def on_left_sale(hook: Callable[[Listing, str], None]) -> Callable[[Listing, str], None]:
+    """Register a hook called when a listing is withdrawn, marked sold or removed outside an order."""
+    if hook not in LEFT_SALE_HOOKS:
+        LEFT_SALE_HOOKS.append(hook)
+    return hook
+
+
+def _left_sale(listing: Listing) -> None:
+    for hook in LEFT_SALE_HOOKS:
+        hook(listing, listing.status)
+
+
 def hold_for_order(listing: Listing) -> None:
     """Reserve an active listing for an accepted order; Conflict when it is not on sale (any more)."""
     _set_status(listing, "reserved", ("active",))
@@ -489,6 +507,7 @@ def withdraw(user: User, listing: Listing) -> Listing:
     """The seller takes an active listing off sale (it can be relisted)."""
     _owned(user, listing)
     _set_status(listing, "withdrawn", ("active",))
+    _left_sale(listing)
     return listing
 
 
@@ -504,6 +523,7 @@ def mark_sold(user: User, listing: Listing) -> Listing:
     """The seller marks an active listing as sold."""
     _owned(user, listing)
     _set_status(listing, "sold", ("active",))
+    _left_sale(listing)
     return listing
 
 
@@ -516,11 +536,13 @@ def delete(user: User, listing: Listing) -> Listing:
     if is_owner(user, listing):
         if listing.status != "withdrawn":
             _set_status(listing, "withdrawn", ("active",))
+            _left_sale(listing)
         return listing
     if not is_moderator(user):
         raise Forbidden(_("只有卖家本人或审核员可以下架这件商品。"))
     if listing.status != "removed":
         _set_status(listing, "removed", ("active", "reserved", "withdrawn"))
+        _left_sale(listing)
         record(
             "listing.removed",
             actor=user,

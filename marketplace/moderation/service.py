@@ -76,7 +76,13 @@ def open_reports(actor: User, *, before_id: int | None = None, limit: int = 20) 
     """Open reports, newest first (moderators only); keyset pages by id."""
     if not can_review(actor):
         raise Forbidden(_("只有审核员可以查看举报。"))
-    query = sa.select(Report).where(Report.status == "open")
+    # A moderator never handles reports about their own listings (nor sees them early: a rating's
+    # report carries a rating that may still be hidden from its seller).
+    query = (
+        sa.select(Report)
+        .join(Listing, Listing.id == Report.listing_id)
+        .where(Report.status == "open", Listing.seller_id != actor.id)
+    )
     if before_id is not None:
         query = query.where(Report.id < before_id)
     return list(db.session.scalars(query.order_by(Report.id.desc()).limit(limit)))

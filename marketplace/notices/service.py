@@ -17,13 +17,14 @@ from marketplace.notices.models import Notice
 # kind → template; parameters: order (id), title (the listing's title), and the like.
 TEXTS = {
     "order.requested": _l("有人想买你的“%(title)s”（订单 #%(order)s），请查看并决定是否接受。"),
-    "order.accepted": _l("卖家接受了你对“%(title)s”的购买请求（订单 #%(order)s），商品已为你预留。"),
+    "order.accepted": _l("卖家接受了你对“%(title)s”的购买请求（订单 #%(order)s），成交价 ¥%(price)s，商品已为你预留。"),
     "order.completed": _l("订单 #%(order)s（“%(title)s”）已完成。请在 14 天内评价对方。"),
     "order.auto_completed": _l(
         "订单 #%(order)s（“%(title)s”）接受后 7 天未确认收货，已自动完成。请在 14 天内评价对方。"
     ),
     "order.cancelled": _l("订单 #%(order)s（“%(title)s”）已被对方取消，原因见订单页面。"),
     "order.declined": _l("“%(title)s”已经卖给了别人，你的购买请求（订单 #%(order)s）已自动关闭。"),
+    "order.closed": _l("“%(title)s”已下架、售出或被移除，订单 #%(order)s 已随之关闭。"),
     "order.disputed": _l("对方对订单 #%(order)s（“%(title)s”）提出了纠纷，审核员会介入处理。"),
     "order.resolved": _l("审核员已处理订单 #%(order)s（“%(title)s”）的纠纷，结果见订单页面。"),
     "order.message": _l("订单 #%(order)s（“%(title)s”）有新消息。"),

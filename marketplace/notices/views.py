@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from marketplace import MAX_ID
-from marketplace.db import db, write_intent
+from marketplace.db import db
 from marketplace.errors import NotFound
 from marketplace.notices import service
 from marketplace.notices.models import Notice
@@ -58,6 +58,7 @@ def index():
         "notices/index.html",
         notices=page,
         text=service.text,
+        subject_url=subject_url,
         next_before=page[-1].id if len(rows) > PAGE else None,
         paged=before_id is not None,
     )
@@ -73,21 +74,14 @@ def read_all():
     return redirect(url_for("notices.index"))
 
 
-@bp.get("/notices/<int:notice_id>", endpoint="open")
+@bp.post("/notices/<int:notice_id>", endpoint="open")
 @login_required
 def open_notice(notice_id: int):
-    """Follow a notice: it is marked read and the browser goes to what it is about."""
+    """Follow an unread notice (a POST from the notice centre): it is marked read, then its subject opens."""
     user = _me()
     notice = db.session.get(Notice, notice_id)
     if notice is None or notice.user_id != user.id:
         raise NotFound(_("找不到该通知。"))
-    target = subject_url(notice)
-    if notice.read_at is None:
-        db.session.commit()  # ends the read transaction
-        token = write_intent.set(True)  # SQLite: this one writes, so it takes the write lock at BEGIN
-        try:
-            service.mark_read(user, [notice_id])
-            db.session.commit()
-        finally:
-            write_intent.reset(token)
-    return redirect(target)
+    service.mark_read(user, [notice_id])
+    db.session.commit()
+    return redirect(subject_url(notice))

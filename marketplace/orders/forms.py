@@ -49,7 +49,8 @@ class MessageForm(FlaskForm):
 
 
 # Digits with what people put between them; a run holding 11 or more digits may be a phone or ID number.
-_NUMBER_RUN = re.compile(r"[0-9０-９][0-9０-９\s\-‐-―−.·•・_/()（）]*[0-9０-９Xx]")
+# \d is any script's decimal digit (str patterns are Unicode): Arabic-Indic or full-width digits too.
+_NUMBER_RUN = re.compile(r"\d[\d\s\-‐-―−.·•・_/()（）]*[\dXx]")
 
 
 def mask_numbers(text: str | None) -> str:

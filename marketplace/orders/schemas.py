@@ -25,6 +25,7 @@ class OrderIn(BaseModel):
     )
     price_fen: int | None = Field(
         default=None,
+        strict=True,
         ge=0,
         le=PRICE_MAX_FEN,
         description="the price offered, integer fen; the listing's price if left out",
@@ -35,7 +36,11 @@ class OrderIn(BaseModel):
 class AcceptIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     price_fen: int | None = Field(
-        default=None, ge=0, le=PRICE_MAX_FEN, description="the agreed price in fen; the requested price if left out"
+        default=None,
+        strict=True,
+        ge=0,
+        le=PRICE_MAX_FEN,
+        description="the agreed price in fen; the requested price if left out",
     )
     payment_method: PaymentMethod | None = Field(default=None, description="the requested method if left out")
 

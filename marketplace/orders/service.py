@@ -26,9 +26,10 @@ from marketplace.db import db, utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.listings import fields
 from marketplace.listings import service as listings
+from marketplace.listings.models import Listing
 from marketplace.notices.service import notify
 from marketplace.orders.labels import STATUS_LABELS
-from marketplace.orders.models import MESSAGING, PAYMENT_METHODS, Order, OrderEvent
+from marketplace.orders.models import HOLDING, MESSAGING, PAYMENT_METHODS, Order, OrderEvent
 from marketplace.text import clean_plain
 
 AUTO_COMPLETE_AFTER = timedelta(days=7)
@@ -170,8 +171,9 @@ def _event(order: Order, kind: str, actor: User | None, note: str = "") -> None:
     )
 
 
-def tell(user_id: int, kind: str, order: Order) -> None:
-    notify(user_id, kind, subject_type="order", subject_id=order.id, order=order.id, title=order.listing.title)
+def tell(user_id: int, kind: str, order: Order, **extra) -> None:
+    """Notify one party about the order (its id and the listing's title, and `extra` for the text)."""
+    notify(user_id, kind, subject_type="order", subject_id=order.id, order=order.id, title=order.listing.title, **extra)
 
 
 def _move(order: Order, to: str, allowed_from: tuple[str, ...], **values) -> None:
@@ -231,6 +233,8 @@ def accept(seller: User, order: Order, terms: Terms | None = None) -> Order:
         raise Forbidden(_("该账户已停用或注销，不能接受订单。"))
     if order.status != "requested":
         raise Conflict(_("订单%(status)s，不能再接受。", status=STATUS_LABELS[order.status]))
+    if order.buyer.status != "active":
+        raise Conflict(_("买家的账户已停用或注销，不能接受这个请求。"))
     errors: dict[str, list[str]] = {}
     price_fen, method = _clean_terms(terms or Terms(payment_method=order.payment_method), order.price_fen, errors)
     refuse(errors)
@@ -241,7 +245,8 @@ def accept(seller: User, order: Order, terms: Terms | None = None) -> Order:
         raise Conflict(_("该商品已被预留给其他订单或已不在售，不能再接受这个请求。")) from None
     _move(order, "accepted", ("requested",), accepted_at=utcnow(), price_fen=price_fen, payment_method=method)
     _event(order, "accepted", seller)
-    tell(order.buyer_id, "order.accepted", order)
+    # The agreed price is in the notice: the seller may have changed the buyer's offer.
+    tell(order.buyer_id, "order.accepted", order, price=fields.format_price(order.price_fen))
     return order
 
 
@@ -258,10 +263,19 @@ def _decline_others(order: Order) -> None:
         tell(other.buyer_id, "order.declined", other)
 
 
-def _finish(order: Order, actor: User | None, *, at: datetime, auto: bool = False, allowed_from=("accepted",)) -> None:
+def _finish(
+    order: Order,
+    actor: User | None,
+    *,
+    at: datetime,
+    auto: bool = False,
+    allowed_from=("accepted",),
+    record_event: bool = True,
+) -> None:
     _move(order, "completed", allowed_from, completed_at=at, auto_completed=auto)
     listings.sell_to_order(order.listing)
-    _event(order, "auto_completed" if auto else "completed", actor)
+    if record_event:
+        _event(order, "auto_completed" if auto else "completed", actor)
     kind = "order.auto_completed" if auto else "order.completed"
     tell(order.buyer_id, kind, order)
     tell(order.seller_id, kind, order)
@@ -348,7 +362,8 @@ def resolve(moderator: User, order: Order, outcome: str, note: str | None) -> Or
     if order.status != "disputed":
         raise Conflict(_("订单%(status)s，没有待处理的纠纷。", status=STATUS_LABELS[order.status]))
     if outcome == "completed":
-        _finish(order, moderator, at=utcnow(), allowed_from=("disputed",))
+        # The "resolved" event below says who completed it and why (no "buyer confirmed" step).
+        _finish(order, moderator, at=utcnow(), allowed_from=("disputed",), record_event=False)
     else:
         _move(order, "cancelled", ("disputed",), cancelled_at=utcnow(), cancelled_by="moderator", cancel_reason=text)
         listings.release_from_order(order.listing)
@@ -369,15 +384,18 @@ def resolve(moderator: User, order: Order, outcome: str, note: str | None) -> Or
 
 
 def settle(order: Order, now: datetime | None = None) -> bool:
-    """Complete an accepted order past its deadline (as of the deadline); True if it did.
+    """Complete an accepted order past its deadline; True if it did.
 
     Called before anything else touches an order, by the order's pages and by
-    `flask --app wsgi maintenance`: no background thread.
+    `flask --app wsgi maintenance`: no background thread. The completion is dated when
+    it is settled, not at the deadline: the parties' 14 days to rate start when they
+    are told, even if nobody looked at the order for a while.
     """
+    now = now or utcnow()
     if not is_overdue(order, now):
         return False
     try:
-        _finish(order, None, at=due_at(order), auto=True)
+        _finish(order, None, at=now, auto=True)
     except Conflict:
         return False
     return True
@@ -405,3 +423,33 @@ def settle_ids(ids: list[int], now: datetime | None = None) -> int:
     for order_id in ids:
         done += settle(lock(order_id), now)
     return done
+
+
+# --- when the listing leaves sale outside an order -------------------------------------------
+
+
+@listings.on_left_sale
+def _listing_left_sale(listing: Listing, status: str) -> None:
+    """Close what the orders hold on a listing its seller withdrew or sold elsewhere, or a moderator removed.
+
+    Open requests are declined with a notice; an accepted or disputed order on a removed
+    listing is cancelled (no one's breach), both parties told.
+    """
+    held = db.session.scalars(
+        sa.select(Order).where(Order.listing_id == listing.id, Order.status.in_(("requested", *HOLDING)))
+    ).all()
+    for order in held:
+        if order.status == "requested":
+            try:
+                _move(order, "declined", ("requested",), cancelled_at=utcnow())
+            except Conflict:
+                continue  # its buyer withdrew it meanwhile
+            _event(order, "declined", None)
+            tell(order.buyer_id, "order.closed", order)
+        elif status == "removed":
+            # Stored as data (the order page shows it as written), like the parties' own reasons.
+            reason = "商品已被审核员下架，订单随之取消。"
+            _move(order, "cancelled", HOLDING, cancelled_at=utcnow(), cancelled_by="moderator", cancel_reason=reason)
+            _event(order, "cancelled", None, reason)
+            tell(order.buyer_id, "order.closed", order)
+            tell(order.seller_id, "order.closed", order)

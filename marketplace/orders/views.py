@@ -288,11 +288,14 @@ def action(order_id: int, action: str):
     _check_may(user, order, action)
     settle_if_overdue(order)
     form = _action_form(action, order)
+    if action not in service.actions(user, order):
+        # Also after a POST: the order may have completed on its own a moment ago (settled above).
+        if order.auto_completed:
+            flash(_("订单已在卖家接受 7 天后自动完成，不能再进行此操作。"), "info")
+        else:
+            flash(_("订单%(status)s，不能进行此操作。", status=labels.STATUS_LABELS[order.status]), "error")
+        return redirect(url_for("orders.detail", order_id=order.id))
     if request.method == "GET":
-        if action not in service.actions(user, order):
-            status = labels.STATUS_LABELS[order.status]
-            flash(_("订单%(status)s，不能进行此操作。", status=status), "error")
-            return redirect(url_for("orders.detail", order_id=order.id))
         return _render_action(order, action, form)
     try:
         _perform(user, order, action, form)

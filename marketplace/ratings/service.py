@@ -95,7 +95,8 @@ def _clean_scores(role: str, scores, errors: dict[str, list[str]]) -> dict[str, 
     clean: dict[str, int] = {}
     for name in wanted:
         value = scores.get(name)
-        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        # A form posts the score as text: only the five digits themselves are scores.
+        if isinstance(value, str) and value.strip() in ("1", "2", "3", "4", "5"):
             value = int(value.strip())
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
             errors[f"scores.{name}"] = [_("请为“%(name)s”打 1–5 分", name=DIMENSION_LABELS[name])]
@@ -191,11 +192,16 @@ def reply(user: User, rating: Rating, text: str | None) -> Rating:
     return rating
 
 
+def may_moderate(user: User | None, rating: Rating) -> bool:
+    """Moderators who are neither the rater nor the rated party (they would see a hidden rating of their own)."""
+    return is_moderator(user) and user.id not in (rating.rater_id, rating.ratee_id)
+
+
 def fold(moderator: User, rating: Rating, reason: str | None) -> Rating:
     """A moderator folds an abusive rating with a reason: shown collapsed, left out of summaries, audited."""
     if not is_moderator(moderator):
         raise Forbidden(_("只有审核员可以折叠评价。"))
-    if moderator.id in (rating.rater_id, rating.ratee_id):
+    if not may_moderate(moderator, rating):
         raise Forbidden(_("不能处理与自己有关的评价。"))
     rating = _lock(rating.id)
     if rating.folded_at is not None:
@@ -215,7 +221,9 @@ def fold(moderator: User, rating: Rating, reason: str | None) -> Rating:
         subject_id=rating.id,
         data={"order_id": rating.order_id, "rater_id": rating.rater_id, "ratee_id": rating.ratee_id, "reason": why},
     )
-    for user_id in (rating.rater_id, rating.ratee_id):
+    # The rated party hears of it only once the rating is revealed to them anyway (double-blind).
+    told = (rating.rater_id, rating.ratee_id) if rating.is_visible() else (rating.rater_id,)
+    for user_id in told:
         notify(
             user_id,
             "rating.folded",
@@ -244,7 +252,7 @@ def get(rating_id: int, viewer: User | None = None) -> Rating:
     rating = db.session.get(Rating, rating_id)
     if rating is None:
         raise NotFound(_("找不到该评价。"))
-    if rating.is_visible() or (viewer is not None and (viewer.id == rating.rater_id or is_moderator(viewer))):
+    if rating.is_visible() or (viewer is not None and (viewer.id == rating.rater_id or may_moderate(viewer, rating))):
         return rating
     raise NotFound(_("找不到该评价。"))
 

@@ -122,6 +122,8 @@ def fold(rating_id: int):
     if not service.is_moderator(user):
         raise Forbidden(_("只有审核员可以折叠评价。"))
     rating = service.get(rating_id, user)
+    if not service.may_moderate(user, rating):
+        raise Forbidden(_("不能处理与自己有关的评价。"))
     form = FoldForm()
     if request.method == "GET":
         if rating.folded_at is not None:

@@ -43,7 +43,7 @@ def test_buy_accept_hand_over_and_rate_blind(page_for, make_listing, seller, buy
     shop = page_for()
     _log_in(shop, seller, password)
     shop.get_by_role("navigation", name="主导航").get_by_role("link", name="通知").click()
-    shop.get_by_role("link", name="有人想买你的", exact=False).first.click()
+    shop.get_by_role("button", name="有人想买你的", exact=False).first.click()
     assert shop.url == order_url
     shop.get_by_role("link", name="接受请求").click()
     shop.get_by_role("button", name="确认接受").click()

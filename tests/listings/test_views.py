@@ -385,3 +385,16 @@ def test_search_links_carry_only_the_known_filters(client, make_listing, query):
     next_url = re.search(r'<a href="([^"]+)" rel="next">下一页</a>', html).group(1).replace("&amp;", "&")
     assert next_url.startswith("/search?") and "#" not in next_url
     assert set(re.findall(r"[?&]([^=&]+)=", next_url)) == {"category", "sort", "cursor"}
+
+
+def test_search_by_seller_shows_only_their_listings_and_names_them(client, make_listing, verified_user):
+    other = verified_user("seller2", real_name="王五")
+    mine = make_listing(title="九成新 冰箱 海尔 两门")
+    theirs = make_listing(user=other, title="九成新 冰箱 美的 三门")
+    page = client.get(f"/search?seller={other.id}").get_data(as_text=True)
+    assert theirs.title in page and mine.title not in page
+    assert f"{other.display_name} 在售的闲置" in page
+    # An unknown or out-of-range seller filters nothing, and never fails.
+    for value in ("999999", "99999999999999", "abc", "-1"):
+        response = client.get(f"/search?seller={value}")
+        assert response.status_code == 200 and mine.title in response.get_data(as_text=True)

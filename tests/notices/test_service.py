@@ -11,12 +11,14 @@ from marketplace.notices import service
 from marketplace.notices.models import Notice
 
 # Realistic parameters for every kind, as the order and rating services pass them.
-PARAMS = {"order": 4217, "title": "华为 Mate 60 手机", "reason": "含有人身攻击"}
+PARAMS = {"order": 4217, "title": "华为 Mate 60 手机", "reason": "含有人身攻击", "price": "3,299"}
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
 def test_notify_stores_kind_params_and_subject_unread(db, user):
-    notice = service.notify(user.id, "order.accepted", subject_type="order", subject_id=7, order=7, title="自行车")
+    notice = service.notify(
+        user.id, "order.accepted", subject_type="order", subject_id=7, order=7, title="自行车", price="120"
+    )
     db.session.commit()
     stored = db.session.get(Notice, notice.id)
     assert (stored.user_id, stored.kind, stored.subject_type, stored.subject_id) == (
@@ -25,8 +27,8 @@ def test_notify_stores_kind_params_and_subject_unread(db, user):
         "order",
         7,
     )
-    assert stored.params == {"order": 7, "title": "自行车"} and stored.read_at is None
-    assert service.text(stored) == "卖家接受了你对“自行车”的购买请求（订单 #7），商品已为你预留。"
+    assert stored.params == {"order": 7, "title": "自行车", "price": "120"} and stored.read_at is None
+    assert service.text(stored) == "卖家接受了你对“自行车”的购买请求（订单 #7），成交价 ¥120，商品已为你预留。"
 
 
 def test_an_unknown_kind_is_a_programming_error(db, user):

@@ -50,10 +50,10 @@ def test_notices_are_listed_counted_and_marked_read(db, browser, make_order, sel
     html = s.get("/notices").get_data(as_text=True)
     assert "未读" in html and f"订单 #{order.id}" in html and order.listing.title in html
     notice = db.session.scalar(sa.select(Notice).where(Notice.user_id == seller.id))
-    assert f'href="/notices/{notice.id}"' in html
+    assert f'action="/notices/{notice.id}"' in html
     assert _unread(db, seller) == 1  # opening the page marks nothing
 
-    resp = s.get(f"/notices/{notice.id}")
+    resp = s.post(f"/notices/{notice.id}", data={})
     assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/orders/{order.id}")
     assert _unread(db, seller) == 0
     html = s.get("/notices").get_data(as_text=True)
@@ -70,14 +70,14 @@ def test_mark_all_read(db, browser, make_order, seller, buyer):
     assert s.post("/notices/read", data={}).status_code == 302
     assert _unread(db, seller) == 0
     message_notice = db.session.scalar(sa.select(Notice).where(Notice.kind == "order.message"))
-    resp = s.get(f"/notices/{message_notice.id}")
+    resp = s.post(f"/notices/{message_notice.id}", data={})
     assert resp.headers["Location"].endswith(f"/orders/{order.id}#messages")
 
 
 def test_someone_elses_notice_is_not_found(db, browser, make_order, buyer):
     make_order()
     notice = db.session.scalar(sa.select(Notice))
-    assert browser(buyer).get(f"/notices/{notice.id}").status_code == 404
+    assert browser(buyer).post(f"/notices/{notice.id}", data={}).status_code == 404
     assert db.session.get(Notice, notice.id).read_at is None
 
 

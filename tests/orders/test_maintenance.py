@@ -31,13 +31,13 @@ def accepted(db, make_order):
     return make_order(status="accepted")
 
 
-def test_an_order_eight_days_after_acceptance_settles_as_of_its_deadline(db, accepted, phone):
+def test_an_order_eight_days_after_acceptance_settles_when_it_is_next_seen(db, accepted, phone):
     order = _accepted_days_ago(db, accepted, 8)
     assert service.is_overdue(order)
     assert service.settle(order) is True
     db.session.commit()
     assert order.status == "completed" and order.auto_completed
-    assert order.completed_at == order.accepted_at + timedelta(days=7)
+    assert order.completed_at >= order.accepted_at + timedelta(days=7)
     db.session.refresh(phone)
     assert phone.status == "sold"
     assert [e.kind for e in order.events][-1] == "auto_completed" and order.events[-1].actor_id is None
@@ -62,13 +62,13 @@ def test_only_accepted_orders_settle(db, make_order):
     assert order.status == "disputed"
 
 
-def test_confirming_an_overdue_order_completes_it_as_of_the_deadline(db, accepted, buyer):
+def test_confirming_an_overdue_order_completes_it_on_its_own(db, accepted, buyer):
     order = _accepted_days_ago(db, accepted, 8)
     service.complete(buyer, order)
     db.session.commit()
     db.session.refresh(order)
     assert order.status == "completed" and order.auto_completed
-    assert order.completed_at == order.accepted_at + timedelta(days=7)
+    assert order.completed_at >= order.accepted_at + timedelta(days=7)
 
 
 @pytest.mark.parametrize("action", [service.cancel, service.dispute])
@@ -110,9 +110,23 @@ def test_the_maintenance_command_completes_every_overdue_order_once(cli, db, mak
     db.session.expire_all()
     for order in overdue:
         assert (order.status, order.auto_completed, order.listing.status) == ("completed", True, "sold")
-        assert order.completed_at == order.accepted_at + timedelta(days=7)
+        assert order.completed_at >= order.accepted_at + timedelta(days=7)
     assert fresh.status == "accepted" and fresh.listing.status == "reserved"
     again = cli("maintenance")
     assert again.exit_code == 0 and "orders completed automatically: 0" in again.output
     kinds = [k for o in overdue for k in _notice_kinds(db, o.buyer_id)]
     assert kinds.count("order.auto_completed") == 3  # no second notice from the second run
+
+
+def test_an_order_nobody_looked_at_for_weeks_still_leaves_14_days_to_rate(db, make_order, buyer):
+    from marketplace.ratings import service as ratings
+
+    order = make_order(status="accepted")
+    order.accepted_at -= timedelta(days=22)
+    db.session.commit()
+    assert service.settle(order) is True
+    db.session.commit()
+    # Completed when it was settled: the 14 days to rate start now, not at the long-past deadline.
+    assert ratings.can_rate(buyer, order)
+    rating = ratings.rate(buyer, order, {"accuracy": 5, "communication": 5, "punctuality": 5})
+    assert rating.visible_from >= order.completed_at + timedelta(days=14) - timedelta(seconds=1)

@@ -449,3 +449,44 @@ def test_a_cancelled_order_allows_nothing(db, make_order, seller, buyer):
     order = make_order()
     service.cancel(buyer, order, REASON)
     assert service.actions(seller, order) == service.actions(buyer, order) == set()
+
+
+# --- the listing leaves sale outside an order ------------------------------------------------------
+
+
+@pytest.mark.parametrize("take_off", ["withdraw", "mark_sold"])
+def test_withdrawing_or_selling_elsewhere_closes_the_open_requests_with_a_notice(
+    db, phone, buyer, seller, verified_user, make_order, take_off
+):
+    first = make_order()
+    second = make_order(buyer_user=verified_user("buyer2"))
+    getattr(listings, take_off)(seller, phone)
+    db.session.commit()
+    for order in (first, second):
+        db.session.refresh(order)
+        assert order.status == "declined" and [e.kind for e in order.events][-1] == "declined"
+        assert len(_notices(db, order.buyer, "order.closed")) == 1
+
+
+def test_a_moderator_removing_a_reserved_listing_cancels_its_order_without_a_breach(
+    db, phone, buyer, seller, moderator, make_order
+):
+    order = make_order(status="accepted")
+    listings.delete(moderator, phone)
+    db.session.commit()
+    db.session.refresh(order)
+    assert (order.status, order.cancelled_by, order.breach) == ("cancelled", "moderator", False)
+    assert _status(db, phone) == "removed"
+    assert _notices(db, buyer, "order.closed") and _notices(db, seller, "order.closed")
+    with pytest.raises(Conflict):
+        service.complete(buyer, order)
+
+
+def test_a_request_from_an_account_closed_since_cannot_be_accepted(db, phone, buyer, seller, make_order):
+    order = make_order()
+    buyer.status = "closed"
+    db.session.commit()
+    with pytest.raises(Conflict, match="买家"):
+        service.accept(seller, order)
+    db.session.rollback()
+    assert _status(db, phone) == "active"

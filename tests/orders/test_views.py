@@ -394,3 +394,15 @@ def test_no_server_error_on_any_page(client, browser, make_order, verified_user,
             assert c.post(f"/orders/{order.id}/{action}", data={"reason": "x", "outcome": "??"}).status_code < 500
         assert c.post(f"/orders/{order.id}/rate", data={"accuracy": "9", "communication": "x"}).status_code < 500
         assert c.post(f"/orders/{order.id}/messages", data={"body": "x" * 2000}).status_code < 500
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["电话 13812345678", "电话 138 1234 5678", "电话 １３８１２３４５６７８", "电话 ١٣٨١٢٣٤٥٦٧٨"],
+)
+def test_a_refused_number_comes_back_starred_in_any_digits(typed):
+    from marketplace.orders.forms import mask_numbers
+
+    shown = mask_numbers(typed)
+    assert shown.startswith("电话 ") and "*" in shown
+    assert sum(c.isdecimal() for c in shown) == 7  # three digits before the stars, four after

@@ -299,3 +299,36 @@ def test_a_folded_rating_is_kept_marked_but_left_out_of_the_summary(db, complete
     assert "rating.folded" in _kinds(db, buyer) and "rating.folded" in _kinds(db, seller)
     with pytest.raises(Conflict):
         service.fold(moderator, by_buyer, "再折叠一次")
+
+
+# --- moderators who are a party see nothing early -------------------------------------------------
+
+
+def test_a_moderator_who_is_the_rated_seller_cannot_see_or_fold_a_hidden_rating(
+    db, make_listing, make_order, verified_user, buyer, moderator
+):
+    from marketplace.moderation import service as moderation
+
+    mod_seller = verified_user("modseller", roles=("moderator",))
+    order = make_order(listing=make_listing(user=mod_seller), status="completed")
+    rating = service.rate(buyer, order, {"accuracy": 1, "communication": 1, "punctuality": 1}, "骗子")
+    db.session.commit()
+    with pytest.raises(NotFound):
+        service.get(rating.id, mod_seller)
+    # The report the low accuracy opened is in everyone's queue but the seller's own.
+    assert [r.listing_id for r in moderation.open_reports(moderator)] == [order.listing_id]
+    assert moderation.open_reports(mod_seller) == []
+    # Another moderator folds it: only the rater hears of it while the seller cannot see it yet.
+    service.fold(moderator, service.get(rating.id, moderator), "人身攻击")
+    db.session.commit()
+    assert "rating.folded" in _kinds(db, buyer) and "rating.folded" not in _kinds(db, mod_seller)
+
+
+@pytest.mark.parametrize("score", ["1" * 20000, "05", "+5", " 4 "])
+def test_only_the_five_digits_are_scores_when_typed(db, completed_order, buyer, score):
+    scores = {"accuracy": score, "communication": 5, "punctuality": 5}
+    if score.strip() in ("1", "2", "3", "4", "5"):
+        assert service.rate(buyer, completed_order, scores).accuracy == int(score)
+    else:
+        with pytest.raises(Invalid):
+            service.rate(buyer, completed_order, scores)
