@@ -34,6 +34,7 @@ FEATURES = (
     "accounts",
     "identity",
     "audit",
+    "credit",
     "grading",
     "listings",
     "moderation",

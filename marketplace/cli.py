@@ -8,6 +8,8 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from marketplace.accounts.models import User
+from marketplace.audit.service import record
 from marketplace.db import db, read_only
 from marketplace.errors import DomainError
 
@@ -159,6 +161,49 @@ def maintenance(batch: int) -> None:
             bar.update(len(chunk))
     click.echo(f"orders completed automatically: {done}")
 
+    from marketplace.credit import service as credit
+    from marketplace.ratings import service as ratings
+
+    # Ratings revealed because their window closed with one side only: their rewards are due now.
+    paid = ratings.credit_revealed(ratings.unrewarded_revealed())
+    db.session.commit()
+    click.echo(f"rewards for revealed ratings: {paid}")
+    # Penalties older than the ageing period count less: those users' kept scores move.
+    moved = 0
+    for user_id in credit.ageing_users():
+        user = db.session.get(User, user_id)
+        before = user.credit_score
+        moved += credit.recompute(user) != before
+    db.session.commit()
+    click.echo(f"credit scores updated for ageing penalties: {moved}")
+
+
+credit_cli = AppGroup("credit", help="The credit ledger and the scores kept from it.")
+
+
+@credit_cli.command("recompute")
+@click.option("--check", is_flag=True, help="Only report users whose kept score differs from a replay; exit 1 if any.")
+def credit_recompute(check: bool) -> None:
+    """Replay every user's credit ledger; fix the kept scores (or, with --check, only report them)."""
+    from marketplace.credit import service as credit
+
+    with read_only():
+        differences = credit.replay_differences()
+    for user_id, kept, replayed in differences:
+        click.echo(f"user {user_id}: kept {kept}, ledger gives {replayed}")
+    if check:
+        click.echo(f"{len(differences)} of the kept scores differ from their ledgers")
+        if differences:
+            sys.exit(1)
+        return
+    with click.progressbar(differences, label="fixing kept scores") as bar:
+        for user_id, _kept, _replayed in bar:
+            credit.recompute(db.session.get(User, user_id))
+    if differences:
+        record("credit.recomputed", data={"users": [user_id for user_id, _k, _r in differences]})
+    db.session.commit()
+    click.echo(f"kept scores fixed: {len(differences)}")
+
 
 def register_cli(app: Flask) -> None:
     """Attach the command groups to the app."""
@@ -167,6 +212,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(identity_cli)
     app.cli.add_command(seed_demo)
     app.cli.add_command(maintenance)
+    app.cli.add_command(credit_cli)
     from marketplace.listings.bulk import seed_bulk
 
     app.cli.add_command(seed_bulk)

@@ -15,7 +15,8 @@ from flask_babel import gettext as _
 
 from marketplace.accounts.models import User
 from marketplace.audit.service import record
-from marketplace.credit.policy import band, policy
+from marketplace.credit import service as credit
+from marketplace.credit.policy import band
 from marketplace.db import db, utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.identity import validators
@@ -388,8 +389,8 @@ def _decide(req: IdentityVerification, actor: User | None, status: str, reason: 
     data: dict = {"user_id": req.user_id, "kind": req.kind, "verifier": verifier}
     if status == "verified":
         user = req.user
-        if user.credit_score is None:
-            user.credit_score = policy()["initial_score"]
+        # The initial score is the first event of the user's credit ledger (once per user).
+        if credit.open_account(user, source_id=req.id) is not None:
             data["initial_score"] = user.credit_score
         action = "identity.approved"
     else:

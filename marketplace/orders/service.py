@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 
 from marketplace.accounts.models import User
 from marketplace.audit.service import record
+from marketplace.credit import service as credit
 from marketplace.credit.policy import BAND_LABELS, band, policy
 from marketplace.db import db, utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
@@ -322,9 +323,16 @@ def cancel(user: User, order: Order, reason: str | None) -> Order:
     _event(order, "cancelled", user, text)
     tell(order.counterparty_id(user), "order.cancelled", order)
     if breach:
-        # The credit ledger counts a seller's breach; the reason stays on the order (free text).
+        # The seller's breach costs credit (the policy's points); the reason stays on the order (free text).
         record(
             "order.breach", actor=user, subject_type="order", subject_id=order.id, data={"listing_id": order.listing_id}
+        )
+        credit.penalise(
+            user,
+            "breach",
+            source="order",
+            source_id=order.id,
+            reason=f"接受订单 #{order.id}（“{order.listing.title}”）后又取消，属于违约。",
         )
     return order
 

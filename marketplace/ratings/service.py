@@ -18,6 +18,8 @@ from flask_babel import lazy_gettext as _l
 
 from marketplace.accounts.models import User
 from marketplace.audit.service import record
+from marketplace.credit import service as credit
+from marketplace.credit.policy import policy
 from marketplace.db import db, utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.moderation.service import open_system_report
@@ -147,6 +149,8 @@ def rate(rater: User, order: Order, scores, comment: str | None = None) -> Ratin
         db.session.flush()
         for user_id in (order.buyer_id, order.seller_id):
             notify(user_id, "rating.revealed", subject_type="order", subject_id=order.id, order=order.id)
+        # Rewards only now: a credit change before the reveal would tell how the other party rated.
+        credit_revealed([other, rating])
     else:
         notify(rating.ratee_id, "rating.received", subject_type="order", subject_id=order.id, order=order.id)
     if role == "buyer" and rating.accuracy <= REPORT_AT_ACCURACY:
@@ -283,3 +287,48 @@ def revealed_of(user_id: int, *, before_id: int | None = None, limit: int = 20) 
     if before_id is not None:
         query = query.where(Rating.id < before_id)
     return list(db.session.scalars(query.order_by(Rating.id.desc()).limit(limit)))
+
+
+# --- credit for good ratings, once revealed ------------------------------------------------------
+
+
+def is_good(rating: Rating) -> bool:
+    """A rating whose scores average at least the policy's bar for a reward (4)."""
+    scores = list(rating.scores.values())
+    return sum(scores) / len(scores) >= policy()["rewards"]["good_rating"]["min_average"]
+
+
+def credit_revealed(ratings) -> int:
+    """Reward the rated party of each good, unfolded, revealed rating (once each, within the cap); returns how many."""
+    paid = 0
+    for rating in ratings:
+        if rating.folded_at is not None or not rating.is_visible() or not is_good(rating):
+            continue
+        ratee = db.session.get(User, rating.ratee_id)
+        reason = f"订单 #{rating.order_id} 获得对方好评。"
+        paid += credit.reward(ratee, "good_rating", source="rating", source_id=rating.id, reason=reason) is not None
+    return paid
+
+
+def unrewarded_revealed(now=None, limit: int = 1000) -> list[Rating]:
+    """Good candidates for a reward whose window closed with one rating only (the maintenance command pays them)."""
+    from marketplace.credit.models import CreditEvent
+
+    now = now or utcnow()
+    paid = sa.select(CreditEvent.source_id).where(CreditEvent.source == "rating", CreditEvent.code == "good_rating")
+    return list(
+        db.session.scalars(
+            sa.select(Rating)
+            .where(
+                Rating.visible_from <= now,
+                Rating.folded_at.is_(None),
+                Rating.id.not_in(paid),
+                # Good ones only (the average of the rater role's dimensions at the bar), in SQL.
+                sa.func.coalesce(Rating.accuracy, 0) + Rating.communication + Rating.punctuality
+                >= sa.case((Rating.rater_role == "buyer", 3), else_=2)
+                * policy()["rewards"]["good_rating"]["min_average"],
+            )
+            .order_by(Rating.id)
+            .limit(limit)
+        )
+    )

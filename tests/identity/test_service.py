@@ -236,10 +236,15 @@ def test_approval_verifies_sets_the_initial_score_and_is_audited(db, user, moder
     _assert_audit_has_no_pii(db, number, "张小三")
 
 
-def test_approval_keeps_an_existing_score(db, make_user, moderator, submit_request):
-    user = make_user("scored", credit_score=720)
+def test_approval_opens_the_credit_ledger_with_the_initial_score(db, make_user, moderator, submit_request):
+    from marketplace.credit import service as credit
+
+    user = make_user("scored")
     service.approve(moderator, submit_request(user).id)
-    assert user.credit_score == 720
+    assert user.credit_score == 600
+    assert [(e.code, e.points, e.source) for e in credit.ledger(user)] == [("verification", 600, "verification")]
+    # Opening it again (a second approval path) adds nothing.
+    assert credit.open_account(user) is None and len(credit.ledger(user)) == 1
 
 
 def test_rejection_needs_a_reason_without_personal_numbers(db, user, moderator, submit_request):
