@@ -23,6 +23,7 @@ from marketplace.credit.models import CreditEvent
 from marketplace.credit.policy import band, policy
 from marketplace.db import db, utcnow
 from marketplace.errors import Forbidden, Invalid, NotFound
+from marketplace.text import clean_plain
 
 CODE_LABELS = {
     "verification": _l("完成实名认证"),
@@ -139,6 +140,13 @@ def _add(user: User, code: str, points: int, source: str, source_id: int | None,
     return event
 
 
+def _lock(user: User) -> None:
+    # Events of one user are added one at a time (PostgreSQL row lock; SQLite's BEGIN IMMEDIATE
+    # already serialises writers): the repeat count, the reward cap and the kept score are read
+    # and written without a concurrent event slipping in between.
+    db.session.execute(sa.select(User.id).where(User.id == user.id).with_for_update())
+
+
 def _recorded(user: User, code: str, source: str, source_id: int | None) -> CreditEvent | None:
     return db.session.scalar(
         sa.select(CreditEvent).where(
@@ -152,6 +160,7 @@ def _recorded(user: User, code: str, source: str, source_id: int | None) -> Cred
 
 def open_account(user: User, *, source_id: int | None = None) -> CreditEvent | None:
     """The initial score when a user is first verified (once; a later re-verification adds nothing)."""
+    _lock(user)
     existing = db.session.scalar(
         sa.select(CreditEvent).where(CreditEvent.user_id == user.id, CreditEvent.code == "verification")
     )
@@ -197,6 +206,7 @@ def penalise(
     actor: User | None = None,
 ) -> CreditEvent:
     """Record a penalty of the policy: a violation weighs k times as the k-th within the window (capped)."""
+    _lock(user)
     points = policy()["penalties"][code]
     multiplier = 1
     if code in policy()["violations"]:
@@ -220,6 +230,7 @@ def penalise(
 def reward(user: User, code: str, *, source: str, source_id: int | None, reason: str) -> CreditEvent | None:
     """Record a reward of the policy, within its cap per period; None when capped, unverified or paid already."""
     rule = policy()["rewards"][code]
+    _lock(user)
     if user.credit_score is None or _recorded(user, code, source, source_id) is not None:
         return None
     since = utcnow() - timedelta(days=rule["period_days"])
@@ -236,7 +247,12 @@ def reward(user: User, code: str, *, source: str, source_id: int | None, reason:
 
 def compensate(event: CreditEvent, *, source: str, source_id: int | None, reason: str, actor: User) -> CreditEvent:
     """Cancel an event's effect with an opposite one (an appeal upheld); the original stays in the ledger."""
+    # Once per event: a second compensation would cancel it twice over.
+    existing = db.session.scalar(sa.select(CreditEvent).where(CreditEvent.compensates_id == event.id))
+    if existing is not None:
+        return existing
     user = db.session.get(User, event.user_id)
+    _lock(user)
     return _add(
         user,
         "compensation",
@@ -252,22 +268,35 @@ def compensate(event: CreditEvent, *, source: str, source_id: int | None, reason
 ADJUST_MAX = 200
 
 
-def adjust(actor: User, user: User, points, reason: str | None) -> CreditEvent:
-    """A supervisor's manual adjustment, with a reason (audited)."""
+def adjustable(actor: User, user_id: int) -> User:
+    """The user whose score `actor` may adjust by hand: supervisors, anyone but themselves."""
     if not (actor.status == "active" and actor.has_role("supervisor")):
         raise Forbidden(_("只有市场监督员可以人工调整信用分。"))
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(_("找不到该用户。"))
     if actor.id == user.id:
         raise Forbidden(_("不能调整自己的信用分。"))
+    return user
+
+
+def adjust(actor: User, user: User, points, reason: str | None) -> CreditEvent:
+    """A supervisor's manual adjustment, with a reason (audited)."""
+    user = adjustable(actor, user.id)
     errors: dict[str, list[str]] = {}
     if isinstance(points, bool) or not isinstance(points, int) or points == 0 or abs(points) > ADJUST_MAX:
         errors["points"] = [_("调整分值须为 -%(n)s 到 %(n)s 之间的非零整数", n=ADJUST_MAX)]
     reason = (reason or "").strip()
     if not 4 <= len(reason) <= 500:
         errors["reason"] = [_("请写明调整原因（4 到 500 字）")]
+    else:
+        # The user reads the reason: no control characters, no full phone or ID numbers.
+        reason = clean_plain(reason, field="reason", errors=errors, max_len=500)
     if user.credit_score is None:
         errors["points"] = [_("该用户尚未实名认证，没有信用分")]
     if errors:
         raise Invalid(_("请检查标出的项目。"), errors=errors)
+    _lock(user)
     event = _add(user, "adjustment", points, "adjustment", None, reason, actor_id=actor.id)
     record(
         "credit.adjusted",

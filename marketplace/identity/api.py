@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
+from marketplace.accounts.models import User
 from marketplace.api import endpoint, id_cursor
+from marketplace.credit import service as credit
+from marketplace.db import db
+from marketplace.errors import NotFound
 from marketplace.extensions import account_key, config_limit, limiter
 from marketplace.identity import service
 from marketplace.identity.schemas import (
+    CreditAdjustmentIn,
     CreditDetailsOut,
+    CreditEventOut,
     MeOut,
     PublicProfileOut,
     QueueItem,
@@ -69,18 +77,57 @@ def get_public_profile(*, user, user_id: int):
     return PublicProfileOut.model_validate(service.public_profile(user_id))
 
 
+def _credit_event(row: dict) -> CreditEventOut:
+    event = row["event"]
+    return CreditEventOut(
+        id=event.id,
+        at=event.at,
+        delta=row["counts"],
+        points=event.points,
+        code=event.code,
+        label=str(credit.CODE_LABELS.get(event.code, event.code)),
+        reason=event.reason,
+        source=event.source,
+        source_id=event.source_id,
+        aged=row["aged"],
+        overturned=row["overturned"],
+    )
+
+
 @endpoint(
     "/users/<int:user_id>/credit",
     summary=(
-        "A user's credit score, band and ledger events (the user themself, moderators, supervisors; "
-        "404 for anyone else). The ledger arrives with the credit feature: until then `events` is empty."
+        "A user's credit score, band and every ledger event with its reason and source, newest first "
+        "(the user themself, moderators, supervisors; 404 for anyone else)"
     ),
     tags=("identity", "credit"),
     response=CreditDetailsOut,
     errors=(404,),
 )
 def get_user_credit(*, user, user_id: int):
-    return CreditDetailsOut.model_validate(service.credit_details(user, user_id))
+    details = credit.details(user, user_id)
+    return CreditDetailsOut(
+        score=details["score"], band=details["band"], events=[_credit_event(row) for row in details["events"]]
+    )
+
+
+@endpoint(
+    "/users/<int:user_id>/credit/adjustments",
+    "POST",
+    summary="A supervisor adjusts a user's credit by hand, with a reason (audited); 201 with the ledger event",
+    tags=("credit",),
+    body=CreditAdjustmentIn,
+    response=CreditEventOut,
+    status=201,
+    roles=("supervisor",),
+    errors=(403, 404, 422),
+)
+def adjust_user_credit(*, user, user_id: int, body: CreditAdjustmentIn):
+    subject = db.session.get(User, user_id)
+    if subject is None:
+        raise NotFound(_("找不到该用户。"))
+    event = credit.adjust(user, subject, body.points, body.reason)
+    return _credit_event({"event": event, "counts": event.points, "aged": False, "overturned": False})
 
 
 @endpoint(

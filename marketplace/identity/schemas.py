@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from marketplace.credit.service import ADJUST_MAX
+
 Verification = Literal["unverified", "pending", "verified", "rejected"]
 ListStatus = Literal["none", "red", "black", "suspended"]
 Kind = Literal["resident", "student", "business"]
@@ -16,16 +18,36 @@ class CreditOut(BaseModel):
 
 
 class CreditEventOut(BaseModel):
+    id: int
     at: datetime
-    delta: int
-    reason: str
-    source: str = Field(description="what caused it: decision, order, rating, event")
+    delta: int = Field(
+        description="what the event counts for in the score now: its points, or the aged share of an old "
+        "penalty (a compensation cancels exactly what its event counts now)"
+    )
+    points: int = Field(description="the points as recorded (a repeated violation already multiplied)")
+    code: str = Field(
+        description="what happened, as the policy names it: verification, exaggeration, hidden_defect, "
+        "fake_transaction, counterfeit, prohibited, breach, malicious_report, good_rating, checkin, adjustment, "
+        "compensation"
+    )
+    label: str = Field(description="the code in words, in the caller's language")
+    reason: str = Field(description="the explanation as recorded")
+    source: str = Field(description="what caused it: verification, decision, order, rating, event, adjustment, appeal")
+    source_id: int | None = Field(description="the id of the source object (the order for `order`), if any")
+    aged: bool = Field(description="true when `delta` differs from `points` because the penalty has aged")
+    overturned: bool = Field(description="true when a later compensating event cancels this one (appeal upheld)")
 
 
 class CreditDetailsOut(BaseModel):
-    score: int | None
-    band: str | None
+    score: int | None = Field(description="0–1000; null before real-name verification")
+    band: str | None = Field(description="excellent, good, fair, poor or restricted; null without a score")
     events: list[CreditEventOut] = Field(description="the credit ledger, newest first")
+
+
+class CreditAdjustmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    points: int = Field(strict=True, description=f"a nonzero integer from -{ADJUST_MAX} to {ADJUST_MAX}")
+    reason: str = Field(max_length=2000, description="why, 4 to 500 characters (the user reads it)")
 
 
 class MeOut(BaseModel):

@@ -182,28 +182,6 @@ def credit_summary(user: User) -> dict:
     return {"score": user.credit_score, "band": band(user.credit_score)}
 
 
-def can_view_credit(viewer: User | None, user: User) -> bool:
-    """Whether `viewer` may see `user`'s credit details: the user themself, moderators, supervisors."""
-    if viewer is None:
-        return False
-    if viewer.id == user.id:
-        return True
-    return viewer.status == "active" and viewer.has_role("moderator", "supervisor")
-
-
-def credit_details(viewer: User | None, user_id: int) -> dict:
-    """{score, band, events} of a user, for those who may see it (NotFound for anyone else).
-
-    `events` are the entries of the credit ledger, newest first. The ledger arrives with
-    the credit feature; until then no event exists and the list is empty (the initial
-    score is not dressed up as an event).
-    """
-    user = db.session.get(User, user_id)
-    if user is None or not can_view_credit(viewer, user):
-        raise NotFound(_("找不到该用户。"))
-    return {**credit_summary(user), "events": []}
-
-
 def masked(req: IdentityVerification) -> dict:
     """The request's data as shown to its owner and to moderators: masked."""
     c = crypto()

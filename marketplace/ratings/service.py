@@ -311,10 +311,16 @@ def credit_revealed(ratings) -> int:
 
 
 def unrewarded_revealed(now=None, limit: int = 1000) -> list[Rating]:
-    """Good candidates for a reward whose window closed with one rating only (the maintenance command pays them)."""
+    """Good candidates for a reward whose window closed with one rating only (the maintenance command pays them).
+
+    When both parties rated, the reward was decided at the reveal (paid, or refused by the
+    cap): those orders are left out, so a refused reward is not paid later.
+    """
     from marketplace.credit.models import CreditEvent
 
     now = now or utcnow()
+    other = sa.orm.aliased(Rating)
+    both_rated = sa.exists().where(other.order_id == Rating.order_id, other.id != Rating.id)
     paid = sa.select(CreditEvent.source_id).where(CreditEvent.source == "rating", CreditEvent.code == "good_rating")
     return list(
         db.session.scalars(
@@ -323,6 +329,7 @@ def unrewarded_revealed(now=None, limit: int = 1000) -> list[Rating]:
                 Rating.visible_from <= now,
                 Rating.folded_at.is_(None),
                 Rating.id.not_in(paid),
+                ~both_rated,
                 # Good ones only (the average of the rater role's dimensions at the bar), in SQL.
                 sa.func.coalesce(Rating.accuracy, 0) + Rating.communication + Rating.punctuality
                 >= sa.case((Rating.rater_role == "buyer", 3), else_=2)

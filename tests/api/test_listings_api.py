@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from marketplace.listings import service
+from tests.api.responses import problem as _problem
 from tests.listings.sellers import (
     IMEI,
     VIN,
@@ -12,13 +13,6 @@ from tests.listings.sellers import (
 )
 
 BASE = "/api/v1"
-PROBLEM = "application/problem+json"
-
-
-def _problem(resp, status):
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    assert resp.mimetype == PROBLEM
-    return resp.get_json()
 
 
 def _body(**fields) -> dict:

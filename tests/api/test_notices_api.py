@@ -4,19 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.api.responses import ok as _ok
+from tests.api.responses import problem as _problem
+
 BASE = "/api/v1"
-PROBLEM = "application/problem+json"
-
-
-def _problem(resp, status):
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    assert resp.mimetype == PROBLEM
-    return resp.get_json()
-
-
-def _ok(resp, status=200):
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    return resp.get_json()
 
 
 @pytest.fixture

@@ -11,22 +11,12 @@ from marketplace.db import utcnow
 from marketplace.moderation.models import Report
 from marketplace.orders.models import Order
 from marketplace.ratings.models import Rating
+from tests.api.responses import ok as _ok
+from tests.api.responses import problem as _problem
 
 BASE = "/api/v1"
-PROBLEM = "application/problem+json"
 BUYER_SCORES = {"accuracy": 5, "communication": 4, "punctuality": 5}
 SELLER_SCORES = {"punctuality": 5, "communication": 5}
-
-
-def _problem(resp, status):
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    assert resp.mimetype == PROBLEM
-    return resp.get_json()
-
-
-def _ok(resp, status=200):
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    return resp.get_json()
 
 
 @pytest.fixture

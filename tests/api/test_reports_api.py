@@ -3,6 +3,7 @@ inspectors' POST /listings/{id}/certification (which may open a report)."""
 
 import pytest
 
+from tests.api.responses import problem as _problem
 from tests.moderation.factories import (
     inspector,
     listing,
@@ -26,17 +27,10 @@ __all__ = [  # fixtures used below
 ]
 
 BASE = "/api/v1"
-PROBLEM = "application/problem+json"
 
 
 def _report(api, listing_id, headers, **body):
     return api.post(f"{BASE}/listings/{listing_id}/reports", json=body, headers=headers)
-
-
-def _problem(resp, status):
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    assert resp.mimetype == PROBLEM
-    return resp.get_json()
 
 
 def test_401_without_a_token(api, listing):

@@ -308,9 +308,13 @@ def test_the_public_profile_shows_the_masked_name_of_verified_users_only(db, mak
 
 
 def test_credit_details_are_for_the_user_and_active_moderators_or_supervisors(db, make_user, verified_user):
+    from marketplace.credit.service import details as credit_details
+
     owner = verified_user("owner")
-    assert service.credit_details(owner, owner.id) == {"score": 600, "band": "fair", "events": []}
-    assert service.credit_details(make_user("sup", roles=("supervisor",)), owner.id)["score"] == 600
+    mine = credit_details(owner, owner.id)
+    assert (mine["score"], mine["band"]) == (600, "fair")
+    assert [row["event"].code for row in mine["events"]] == ["verification"]
+    assert credit_details(make_user("sup", roles=("supervisor",)), owner.id)["score"] == 600
     for viewer in (make_user("other"), make_user("paused", roles=("moderator",), status="suspended"), None):
         with pytest.raises(NotFound):
-            service.credit_details(viewer, owner.id)
+            credit_details(viewer, owner.id)

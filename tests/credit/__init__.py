@@ -1,0 +1,1 @@
+"""The credit ledger, the score and its pages."""
