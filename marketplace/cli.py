@@ -165,8 +165,11 @@ def maintenance(batch: int) -> None:
     from marketplace.ratings import service as ratings
 
     # Ratings revealed because their window closed with one side only: their rewards are due now.
-    paid = ratings.credit_revealed(ratings.unrewarded_revealed())
-    db.session.commit()
+    # One transaction per rating: no transaction holds many users' locks at once.
+    paid = 0
+    for rating in ratings.unrewarded_revealed():
+        paid += ratings.credit_revealed([rating])
+        db.session.commit()
     click.echo(f"rewards for revealed ratings: {paid}")
     # Penalties older than the ageing period count less: those users' kept scores move.
     moved = 0
@@ -174,7 +177,7 @@ def maintenance(batch: int) -> None:
         user = db.session.get(User, user_id)
         before = user.credit_score
         moved += credit.recompute(user) != before
-    db.session.commit()
+        db.session.commit()
     click.echo(f"credit scores updated for ageing penalties: {moved}")
 
 

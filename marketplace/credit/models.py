@@ -28,6 +28,8 @@ class CreditEvent(db.Model):
         # One event of a kind per source object and user: a reward is never paid twice.
         sa.UniqueConstraint("user_id", "code", "source", "source_id", name="uq_credit_events_once"),
         sa.Index("ix_credit_events_user_at", "user_id", "at"),
+        # An event is compensated at most once.
+        sa.Index("uq_credit_events_compensates_id", "compensates_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

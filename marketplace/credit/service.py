@@ -89,7 +89,12 @@ def ledger(user: User | int) -> list[CreditEvent]:
 
 
 def recompute(user: User, now: datetime | None = None) -> int | None:
-    """Replay the user's ledger into their kept score; returns it."""
+    """Replay the user's ledger into their kept score, under the user's lock; returns it.
+
+    The lock keeps a concurrent event from landing between the replay and the write
+    (maintenance recomputes outside any request).
+    """
+    _lock(user)
     user.credit_score = score_of(ledger(user), now)
     db.session.flush()
     return user.credit_score
@@ -247,19 +252,21 @@ def reward(user: User, code: str, *, source: str, source_id: int | None, reason:
 
 def compensate(event: CreditEvent, *, source: str, source_id: int | None, reason: str, actor: User) -> CreditEvent:
     """Cancel an event's effect with an opposite one (an appeal upheld); the original stays in the ledger."""
-    # Once per event: a second compensation would cancel it twice over.
+    user = db.session.get(User, event.user_id)
+    _lock(user)
+    # Once per event (also a UNIQUE index): a second compensation would cancel it twice over.
+    # Checked under the user's lock, so two appeals decided at once cannot both pass.
     existing = db.session.scalar(sa.select(CreditEvent).where(CreditEvent.compensates_id == event.id))
     if existing is not None:
         return existing
-    user = db.session.get(User, event.user_id)
-    _lock(user)
     return _add(
         user,
         "compensation",
         -event.points,
         source,
-        source_id,
-        reason,
+        # One appeal may cancel several events: each compensation is keyed by what it cancels.
+        event.id,
+        f"{reason}（申诉 #{source_id}）" if source_id is not None else reason,
         compensates_id=event.id,
         actor_id=actor.id,
     )

@@ -301,7 +301,8 @@ def is_good(rating: Rating) -> bool:
 def credit_revealed(ratings) -> int:
     """Reward the rated party of each good, unfolded, revealed rating (once each, within the cap); returns how many."""
     paid = 0
-    for rating in ratings:
+    # Users are locked in id order, so two reveals between the same two people cannot deadlock.
+    for rating in sorted(ratings, key=lambda r: r.ratee_id):
         if rating.folded_at is not None or not rating.is_visible() or not is_good(rating):
             continue
         ratee = db.session.get(User, rating.ratee_id)
