@@ -8,11 +8,11 @@ transaction, so what is returned is already the completed order.
 from __future__ import annotations
 
 from marketplace.api import endpoint, id_cursor
-from marketplace.db import db, write_intent
 from marketplace.extensions import message_limit, order_limit
 from marketplace.identity.privacy import shown_name
 from marketplace.listings.api import api_status
 from marketplace.orders import messages, queries, service
+from marketplace.orders.boundary import settle_overdue
 from marketplace.orders.models import Order, OrderMessage
 from marketplace.orders.schemas import (
     AcceptIn,
@@ -62,18 +62,8 @@ def order_out(order: Order, viewer) -> OrderOut:
     if seen["can_rate"]:
         actions.add("rate")
     return OrderOut(
-        id=order.id,
-        listing=_listing(order),
-        buyer=_party(order.buyer),
-        seller=_party(order.seller),
-        status=order.status,
+        **_common(order),
         message=order.message,
-        price_fen=order.price_fen,
-        payment_method=order.payment_method,
-        created_at=order.created_at,
-        accepted_at=order.accepted_at,
-        completes_at=_completes_at(order),
-        completed_at=order.completed_at,
         auto_completed=order.auto_completed,
         cancelled_at=order.cancelled_at,
         cancelled_by=order.cancelled_by,
@@ -92,20 +82,25 @@ def order_out(order: Order, viewer) -> OrderOut:
     )
 
 
+def _common(order: Order) -> dict:
+    """The fields an order has in a list and on its own."""
+    return {
+        "id": order.id,
+        "listing": _listing(order),
+        "buyer": _party(order.buyer),
+        "seller": _party(order.seller),
+        "status": order.status,
+        "price_fen": order.price_fen,
+        "payment_method": order.payment_method,
+        "created_at": order.created_at,
+        "accepted_at": order.accepted_at,
+        "completes_at": _completes_at(order),
+        "completed_at": order.completed_at,
+    }
+
+
 def _summary(order: Order) -> OrderSummary:
-    return OrderSummary(
-        id=order.id,
-        listing=_listing(order),
-        buyer=_party(order.buyer),
-        seller=_party(order.seller),
-        status=order.status,
-        price_fen=order.price_fen,
-        payment_method=order.payment_method,
-        created_at=order.created_at,
-        accepted_at=order.accepted_at,
-        completes_at=_completes_at(order),
-        completed_at=order.completed_at,
-    )
+    return OrderSummary(**_common(order))
 
 
 def _message_out(message: OrderMessage, viewer) -> MessageOut:
@@ -116,24 +111,6 @@ def _message_out(message: OrderMessage, viewer) -> MessageOut:
         body=message.body,
         created_at=message.created_at,
     )
-
-
-def _settle(ids: list[int]) -> None:
-    """Complete overdue orders from a read: end the read transaction, settle in a write one, commit.
-
-    GET handlers are not committed by `endpoint`, and on SQLite a read transaction must not
-    turn into a write (it would fail under concurrency): so a fresh writing transaction.
-    """
-    db.session.commit()
-    token = write_intent.set(True)
-    try:
-        service.settle_ids(ids)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    finally:
-        write_intent.reset(token)
 
 
 # --- routes ---------------------------------------------------------------------------------------
@@ -177,7 +154,7 @@ def create_order(*, user, listing_id: int, body: OrderIn):
 def get_order(*, user, order_id: int):
     order = service.get(user, order_id)
     if service.is_overdue(order):
-        _settle([order.id])
+        settle_overdue([order.id])
         order = service.get(user, order_id)
     return order_out(order, user)
 
@@ -303,7 +280,7 @@ def post_order_message(*, user, order_id: int, body: MessageIn):
 def list_my_orders(*, user, query: OrderQuery):
     overdue = service.overdue_ids(user=user)
     if overdue:
-        _settle(overdue)
+        settle_overdue(overdue)
     rows = queries.orders_of(
         user, query.role, status=query.status, before_id=id_cursor(query.cursor), limit=query.limit + 1
     )

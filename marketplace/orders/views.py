@@ -2,7 +2,7 @@
 every action, my purchases and sales, the moderators' disputes, and the listing page's panel.
 
 Orders past their hand-over deadline complete lazily: every page that shows orders settles
-them first (see `settle_overdue`), so no background thread is needed.
+them first (see `boundary.settle_overdue`), so no background thread is needed.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from marketplace.forms_util import apply_domain_error
 from marketplace.listings import fields
 from marketplace.listings import service as listings
 from marketplace.orders import labels, messages, queries, service
+from marketplace.orders.boundary import settle_overdue
 from marketplace.orders.forms import AcceptForm, MessageForm, ReasonForm, RequestForm, ResolveForm, mask_numbers
 
 bp = Blueprint("orders", __name__)
@@ -81,19 +82,6 @@ def _before(name: str = "before") -> int | None:
 
 
 # --- completing overdue orders before showing them ---------------------------------------------
-
-
-def settle_overdue(ids: list[int]) -> None:
-    """Complete the given accepted orders that are past their deadline, in a writing transaction of their own."""
-    if not ids:
-        return
-    db.session.commit()  # ends the read transaction
-    token = write_intent.set(True)  # SQLite: the next transaction takes the write lock at BEGIN
-    try:
-        service.settle_ids(ids)
-        db.session.commit()
-    finally:
-        write_intent.reset(token)
 
 
 def settle_if_overdue(order) -> None:
