@@ -315,7 +315,9 @@ def unrewarded_revealed(now=None, limit: int = 1000) -> list[Rating]:
     """Good candidates for a reward whose window closed with one rating only (the maintenance command pays them).
 
     When both parties rated, the reward was decided at the reveal (paid, or refused by the
-    cap): those orders are left out, so a refused reward is not paid later.
+    cap): those orders are left out, so a refused reward is not paid later. Lone ratings are
+    considered for one reward period after their reveal (maintenance runs hourly), so one
+    the cap refused is not paid months later and refused ones never pile up.
     """
     from marketplace.credit.models import CreditEvent
 
@@ -328,6 +330,7 @@ def unrewarded_revealed(now=None, limit: int = 1000) -> list[Rating]:
             sa.select(Rating)
             .where(
                 Rating.visible_from <= now,
+                Rating.visible_from > now - timedelta(days=policy()["rewards"]["good_rating"]["period_days"]),
                 Rating.folded_at.is_(None),
                 Rating.id.not_in(paid),
                 ~both_rated,

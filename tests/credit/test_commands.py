@@ -143,3 +143,16 @@ def test_maintenance_recomputes_a_user_whose_penalty_has_just_aged(cli, db, veri
     again = cli("maintenance")
     assert "credit scores updated for ageing penalties: 0" in again.output
     assert cli("credit", "recompute", "--check").exit_code == 0
+
+
+def test_maintenance_leaves_lone_ratings_revealed_longer_than_a_reward_period_ago(
+    cli, db, completed_order, buyer, seller
+):
+    rating = ratings.rate(buyer, completed_order, BUYER_SCORES, "手机和描述一致")
+    db.session.commit()
+    db.session.execute(
+        sa.update(Rating).where(Rating.id == rating.id).values(visible_from=utcnow() - timedelta(days=40))
+    )
+    db.session.commit()
+    result = cli("maintenance")
+    assert "rewards for revealed ratings: 0" in result.output and _kept(db, seller) == 600
