@@ -20,9 +20,8 @@ from marketplace.credit import service
 from marketplace.credit.policy import BAND_LABELS, band, policy
 from marketplace.db import db
 from marketplace.errors import Invalid
-from marketplace.forms_util import apply_domain_error
+from marketplace.forms_util import apply_domain_error, mask_numbers
 from marketplace.identity.service import is_verified
-from marketplace.orders.forms import mask_numbers
 
 bp = Blueprint("credit", __name__)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectChoice, StringField, TextAreaField
@@ -46,26 +44,3 @@ class ResolveForm(FlaskForm):
 
 class MessageForm(FlaskForm):
     body = TextAreaField(_l("消息"), validators=[Optional()])
-
-
-# Digits with what people put between them; a run holding 11 or more digits may be a phone or ID number.
-# \d is any script's decimal digit (str patterns are Unicode): Arabic-Indic or full-width digits too.
-_NUMBER_RUN = re.compile(r"\d[\d\s\-‐-―−.·•・_/()（）]*[\dXx]")
-
-
-def mask_numbers(text: str | None) -> str:
-    """Typed text to show again after a refusal, with long numbers starred (the rest kept as typed).
-
-    A message refused for holding a phone or ID number goes back into the form for the
-    writer to fix; the number itself is not sent back in full.
-    """
-
-    def star(match: re.Match) -> str:
-        run = match.group(0)
-        digits = [i for i, c in enumerate(run) if c.isdecimal() or c in "Xx"]
-        if len(digits) < 11:
-            return run
-        hide = set(digits[3:-4])
-        return "".join("*" if i in hide else c for i, c in enumerate(run))
-
-    return _NUMBER_RUN.sub(star, text or "")

@@ -22,7 +22,7 @@ from marketplace.listings import fields
 from marketplace.listings import service as listings
 from marketplace.orders import labels, messages, queries, service
 from marketplace.orders.boundary import settle_overdue
-from marketplace.orders.forms import AcceptForm, MessageForm, ReasonForm, RequestForm, ResolveForm, mask_numbers
+from marketplace.orders.forms import AcceptForm, MessageForm, ReasonForm, RequestForm, ResolveForm
 
 bp = Blueprint("orders", __name__)
 
@@ -153,8 +153,7 @@ def request_form(listing_id: int):
         db.session.commit()
     except (Invalid, Conflict) as exc:
         db.session.rollback()
-        apply_domain_error(form, exc)
-        form.message.data = mask_numbers(form.message.data)
+        apply_domain_error(form, exc, free_text=("message",))
         listing = listings.get_visible(user, listing_id)
         return render_template("orders/request.html", listing=listing, form=form), exc.status
     flash(_("购买请求已发给卖家。卖家接受后商品会为你预留，你会收到通知。"), "success")
@@ -218,8 +217,7 @@ def post_message(order_id: int):
         db.session.commit()
     except (Invalid, Conflict) as exc:
         db.session.rollback()
-        apply_domain_error(form, exc)
-        form.body.data = mask_numbers(form.body.data)
+        apply_domain_error(form, exc, free_text=("body",))
         return render_order(user, service.get(user, order_id), message_form=form, status=exc.status)
     flash(_("消息已发送。"), "success")
     return redirect(url_for("orders.detail", order_id=order.id, _anchor="messages"))
@@ -290,10 +288,7 @@ def action(order_id: int, action: str):
         db.session.commit()
     except (Invalid, Conflict) as exc:
         db.session.rollback()
-        apply_domain_error(form, exc)
-        for name in ("reason", "note"):
-            if hasattr(form, name):
-                getattr(form, name).data = mask_numbers(getattr(form, name).data)
+        apply_domain_error(form, exc, free_text=("reason", "note"))
         return _render_action(service.get(user, order_id), action, form, exc.status)
     flash(str(DONE[action]), "success")
     return redirect(url_for("orders.detail", order_id=order_id))

@@ -17,7 +17,6 @@ from marketplace.identity.service import public_profile
 from marketplace.listings import service as listings
 from marketplace.listings.search import SearchParams, search_listings
 from marketplace.orders import service as orders
-from marketplace.orders.forms import mask_numbers
 from marketplace.orders.views import render_order
 from marketplace.ratings import service
 from marketplace.ratings.forms import FoldForm, RatingForm, ReplyForm
@@ -79,8 +78,7 @@ def rate(order_id: int):
     except (Invalid, Conflict) as exc:
         db.session.rollback()
         _place_score_errors(exc)
-        apply_domain_error(form, exc)
-        form.comment.data = mask_numbers(form.comment.data)
+        apply_domain_error(form, exc, free_text=("comment",))
         return render_order(user, orders.get(user, order_id), rating_form=form, status=exc.status)
     flash(_("评价已提交。对方评价你之后，或评价期结束后，双方的评价会同时公开。"), "success")
     return redirect(url_for("orders.detail", order_id=order_id, _anchor="ratings"))
@@ -106,8 +104,7 @@ def reply(rating_id: int):
         db.session.commit()
     except (Invalid, Conflict) as exc:
         db.session.rollback()
-        apply_domain_error(form, exc)
-        form.reply.data = mask_numbers(form.reply.data)
+        apply_domain_error(form, exc, free_text=("reply",))
         rating = service.get(rating_id, user)
         return render_template("ratings/reply.html", rating=rating, form=form, back=back), exc.status
     flash(_("回复已发布。"), "success")
@@ -135,8 +132,7 @@ def fold(rating_id: int):
         db.session.commit()
     except (Invalid, Conflict) as exc:
         db.session.rollback()
-        apply_domain_error(form, exc)
-        form.reason.data = mask_numbers(form.reason.data)
+        apply_domain_error(form, exc, free_text=("reason",))
         return render_template("ratings/fold.html", rating=service.get(rating_id, user), form=form), exc.status
     flash(_("已折叠这条评价，评价双方都会收到通知。"), "success")
     return redirect(url_for("ratings.profile", user_id=rating.ratee_id, _anchor=f"rating-{rating.id}"))
