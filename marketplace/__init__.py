@@ -41,6 +41,8 @@ FEATURES = (
     "notices",
     "orders",
     "ratings",
+    "trust",
+    "supervision",
 )
 
 

@@ -1,4 +1,4 @@
-"""Command-line interface: `flask --app wsgi ...` (users, audit, identity, seed-demo)."""
+"""Command-line interface: `flask --app wsgi ...` (users, audit, identity, credit, trust, seed-demo, maintenance)."""
 
 from __future__ import annotations
 
@@ -180,6 +180,13 @@ def maintenance(batch: int) -> None:
         db.session.commit()
     click.echo(f"credit scores updated for ageing penalties: {moved}")
 
+    from marketplace.trust import service as trust
+
+    # Pages already treat an entry past its end as expired; this records it (and audits it) for good.
+    expired = trust.expire_due()
+    db.session.commit()
+    click.echo(f"black-list entries expired: {len(expired)}")
+
 
 credit_cli = AppGroup("credit", help="The credit ledger and the scores kept from it.")
 
@@ -208,6 +215,27 @@ def credit_recompute(check: bool) -> None:
     click.echo(f"kept scores fixed: {len(differences)}")
 
 
+trust_cli = AppGroup("trust", help="The red and black lists.")
+
+
+@trust_cli.command("red-list")
+@click.option("--force", is_flag=True, help="Compute a new edition even if this month's exists already.")
+def trust_red_list(force: bool) -> None:
+    """Publish this month's red-list edition (run it monthly from cron; once a month unless --force)."""
+    from marketplace.trust import redlist
+
+    edition, created = redlist.compute_edition(force=force)
+    sellers = len(redlist.standing(edition))
+    db.session.commit()
+    if created:
+        click.echo(f"red list {edition.period} published (edition {edition.id}): {sellers} sellers")
+    else:
+        click.echo(
+            f"red list {edition.period} was published already (edition {edition.id}): {sellers} sellers; "
+            "--force computes a new one"
+        )
+
+
 def register_cli(app: Flask) -> None:
     """Attach the command groups to the app."""
     app.cli.add_command(users_cli)
@@ -216,6 +244,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(maintenance)
     app.cli.add_command(credit_cli)
+    app.cli.add_command(trust_cli)
     from marketplace.listings.bulk import seed_bulk
 
     app.cli.add_command(seed_bulk)

@@ -1,6 +1,7 @@
 """The demo city: districts, campuses, users in every role (verified and not) and their listings.
 
-Later features add orders and events to the same city. Passwords are
+Later features add orders and ratings, then reports, decisions, black-list entries, appeals and a
+red-list edition (marketplace/seed_trust.py) to the same city. Passwords are
 random and printed once; nothing personal here is real (ID numbers are generated
 with valid check digits for Yinchuan's district codes, phone numbers are random).
 """
@@ -159,6 +160,11 @@ def seed_demo(*, if_empty: bool = False, echo: Callable[[str], None] = print, se
     deals = seed_orders(users, rng)
     db.session.commit()
 
+    from marketplace.seed_trust import seed_trust
+
+    moderation = seed_trust(users)
+    db.session.commit()
+
     echo("Demo city created: 银川市 (兴庆区, 金凤区, 西夏区, 永宁县, 贺兰县, 灵武市; 宁夏大学, 北方民族大学).")
     echo("Demo accounts — these passwords are shown only this once:")
     width = max(len(name) for name in passwords)
@@ -167,4 +173,9 @@ def seed_demo(*, if_empty: bool = False, echo: Callable[[str], None] = print, se
         echo(f"  {demo.username:<{width}}  {passwords[demo.username]}  ({roles}; {demo.state})")
     echo("Listings: " + ", ".join(f"{category} {n}" for category, n in counts.items()))
     echo("Orders and ratings: " + ", ".join(f"{status} {n}" for status, n in sorted(deals.items())))
+    for what, tally in moderation.items():
+        echo(f"{what.capitalize()}: " + ", ".join(f"{status} {n}" for status, n in sorted(tally.items())))
+    echo("Try: mod_li or mod_zhao at /moderation/reports and /moderation/appeals (each decides the other's appeals);")
+    echo("     sup_ma or sup_na at /supervision (扬帆单车's black-list entry waits for a second person), /black, /red;")
+    echo("     yangfan (suspended, appeal pending), mahui (black-listed), zhangwei (red list) see their own side.")
     return passwords

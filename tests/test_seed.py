@@ -1,5 +1,6 @@
 """The demo city."""
 
+import pytest
 import sqlalchemy as sa
 
 from marketplace.accounts.models import User
@@ -27,6 +28,12 @@ def test_seed_demo_builds_a_city_with_every_role_and_state(cli, db):
         assert demo.username in result.output
     assert verify_chain().ok
     _check_listings(db, users)
+    _check_moderation(db, users)
+    # What an operator runs after seeding: the kept scores replay from their ledgers, the audit chain holds.
+    recompute = cli("credit", "recompute", "--check")
+    assert recompute.exit_code == 0 and "0 of the kept scores differ" in recompute.output, recompute.output
+    audit = cli("audit", "verify")
+    assert audit.exit_code == 0 and audit.output.startswith("ok "), audit.output
 
 
 def _check_listings(db, users):
@@ -55,3 +62,60 @@ def test_seed_demo_if_empty_does_nothing_the_second_time(cli, db):
     assert second.exit_code == 0 and "nothing to do" in second.output
     assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == count
     assert cli("seed-demo").exit_code != 0
+
+
+def _by(db, column) -> dict[str, int]:
+    return dict(db.session.execute(sa.select(column, sa.func.count()).group_by(column)).all())
+
+
+def _check_moderation(db, users):
+    """Open reports riskiest first, entries and appeals in every state, decided by a second person; a red list."""
+    from marketplace.credit import service as credit
+    from marketplace.errors import Forbidden
+    from marketplace.moderation import risk
+    from marketplace.moderation.models import Appeal, Decision, Report
+    from marketplace.trading import check_can_trade
+    from marketplace.trust import redlist
+    from marketplace.trust import service as trust
+    from marketplace.trust.models import BlacklistEntry
+
+    assert _by(db, Decision.outcome) == {"confirmed": 5, "dismissed": 1, "malicious": 1}
+    assert _by(db, BlacklistEntry.status) == {"pending": 1, "active": 1, "rejected": 1}
+    assert _by(db, Appeal.status) == {"pending": 1, "upheld": 1, "overturned": 1}
+    assert _by(db, Report.status)["open"] == 5
+
+    queue = risk.queue(users["mod_li"])
+    sellers = {u.id: name for name, u in users.items()}
+    # Three residents on one phone, the system's report of a poor rating, a lone report by a malicious reporter.
+    assert [(sellers[item.listing.seller_id], len(item.reports)) for item in queue] == [
+        ("liuyang", 3),
+        ("zhouxin", 1),
+        ("huanbao_shop", 1),
+    ]
+    assert [r.source for r in queue[1].reports] == ["rating"]
+    assert "malicious_reporter" in dict(queue[2].factors)
+
+    # Two people for every step: the black list's second look and each appeal's decider.
+    entries = {e.user.username: e for e in db.session.scalars(sa.select(BlacklistEntry))}
+    assert entries["yangfan"].reason == "repeat_violations" and entries["yangfan"].status == "pending"
+    assert entries["mahui"].status == "active" and entries["nxu_he"].status == "rejected"
+    for entry in entries.values():
+        assert entry.decided_by_id in (None, users["sup_ma"].id, users["sup_na"].id)
+        assert entry.decided_by_id != entry.proposed_by_id
+    for appeal in db.session.scalars(sa.select(Appeal).where(Appeal.status != "pending")):
+        assert appeal.decider_id not in (None, appeal.decision.decider_id, appeal.appellant_id)
+    (board,) = [trust.public_row(e) for e in trust.board()]
+    assert board["display_name"] == "马*" and board["reason_category"] == "counterfeit"
+    for name in ("yangfan", "mahui"):
+        with pytest.raises(Forbidden):
+            check_can_trade(users[name])
+
+    # The overturned appeal compensated the penalty and put the book back on sale; the malicious reporter paid.
+    (overturned,) = db.session.scalars(sa.select(Appeal).where(Appeal.status == "overturned"))
+    assert overturned.decision.listing.status == "active"
+    assert [e.points for e in credit.ledger(users["nxu_he"])][-2:] == [-200, 200]
+    assert [e.code for e in credit.ledger(users["nmu_ma"])][-1] == "malicious_report"
+
+    edition = redlist.current()
+    assert [e.user_id for e in redlist.standing(edition)] == [users["zhangwei"].id]
+    assert users["zhangwei"].credit_score >= redlist.rule()["min_score"]

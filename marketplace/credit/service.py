@@ -38,6 +38,7 @@ CODE_LABELS = {
     "checkin": _l("参加活动签到"),
     "adjustment": _l("人工调整"),
     "compensation": _l("申诉成立，撤销扣分"),
+    "recount": _l("重新计算重复违规的倍数"),
 }
 SOURCE_LABELS = {
     "verification": _l("实名认证"),
@@ -195,6 +196,7 @@ def violations_within_window(user: User, now: datetime | None = None) -> int:
             CreditEvent.user_id == user.id,
             CreditEvent.code.in_(policy()["violations"]),
             CreditEvent.at > since,
+            CreditEvent.at <= now,
         )
     ).all()
     overturned = _compensated_ids(user)
@@ -268,6 +270,38 @@ def compensate(event: CreditEvent, *, source: str, source_id: int | None, reason
         event.id,
         f"{reason}（申诉 #{source_id}）" if source_id is not None else reason,
         compensates_id=event.id,
+        actor_id=actor.id,
+    )
+
+
+def recount_repeats(user: User, *, source: str, source_id: int, actor: User) -> CreditEvent | None:
+    """After a violation is overturned, the later ones weigh as the k-th of what still stands (one event; None if even).
+
+    Each standing violation should weigh its base points times (1 + the standing violations
+    within the repeat window before it), capped; the difference to what the ledger holds
+    (its recorded penalties plus earlier recounts) is added as one `recount` event.
+    """
+    _lock(user)
+    events = ledger(user)
+    overturned = {e.compensates_id for e in events if e.compensates_id is not None}
+    window = timedelta(days=policy()["repeat"]["window_days"])
+    cap = policy()["repeat"]["max_multiplier"]
+    standing = [e for e in events if e.code in policy()["violations"] and e.id not in overturned]
+    target = 0
+    for event in standing:
+        before = sum(1 for other in standing if other.id < event.id and event.at - other.at < window)
+        target += event.points // event.multiplier * min(before + 1, cap)
+    held = sum(e.points for e in standing) + sum(e.points for e in events if e.code == "recount")
+    if target == held:
+        return None
+    return _add(
+        user,
+        "recount",
+        target - held,
+        source,
+        source_id,
+        "此前的一次违规经申诉撤销，之后的违规按重新计算的次数计分。",
+        ages=True,
         actor_id=actor.id,
     )
 

@@ -28,7 +28,10 @@ bp = Blueprint("credit", __name__)
 # Ledgers are short; a page shows at most this many events (newest first) and says so when there are more.
 MAX_ROWS = 500
 # Ledger sources whose pages exist: the event links to them.
-SOURCE_PAGES = {"order": lambda source_id: url_for("orders.detail", order_id=source_id)}
+SOURCE_PAGES = {
+    "order": lambda source_id: url_for("orders.detail", order_id=source_id),
+    "decision": lambda source_id: url_for("moderation.decision", decision_id=source_id),
+}
 
 
 @bp.record_once

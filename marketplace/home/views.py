@@ -6,18 +6,25 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 
 from marketplace.listings import service as listings
 from marketplace.security import safe_next
+from marketplace.trust import redlist
+from marketplace.trust.views import red_rows
 
 bp = Blueprint("home", __name__)
 
 
 NEWEST = 12
+# Sellers of the current red edition shown on the home page (the board has the rest).
+RED_TEASER = 5
 
 
 @bp.get("/")
 def index():
-    """The home page, with the newest listings."""
+    """The home page, with the newest listings and the top of the red board."""
     newest = listings.newest(NEWEST)
-    return render_template("home/index.html", newest=newest, verified=listings.verified_sellers(newest))
+    red_top = red_rows(redlist.standing(redlist.current())[:RED_TEASER])
+    return render_template(
+        "home/index.html", newest=newest, verified=listings.verified_sellers(newest), red_top=red_top
+    )
 
 
 @bp.post("/lang/<code>")

@@ -172,9 +172,26 @@ def student_campus(user: User) -> str | None:
     return identity.campus if identity is not None and identity.kind == "student" else None
 
 
+# The trust feature tells whether a user is on the red or black list: function(user) → status or None.
+LIST_STATUS_SOURCES: list[Callable[[User], str | None]] = []
+
+
+def register_list_status(source: Callable[[User], str | None]) -> Callable[[User], str | None]:
+    """Let the feature that keeps the public lists answer for `list_status`."""
+    if source not in LIST_STATUS_SOURCES:
+        LIST_STATUS_SOURCES.append(source)
+    return source
+
+
 def list_status(user: User) -> str:
-    """`none`, `red`, `black` or `suspended` (the red and black lists come with the trust feature)."""
-    return "suspended" if user.status == "suspended" else "none"
+    """`none`, `red`, `black`, or `suspended` (the account, or trading while a black-list proposal waits)."""
+    if user.status == "suspended":
+        return "suspended"
+    for source in LIST_STATUS_SOURCES:
+        status = source(user)
+        if status:
+            return status
+    return "none"
 
 
 def credit_summary(user: User) -> dict:

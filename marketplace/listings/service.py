@@ -31,6 +31,7 @@ from marketplace.identity.places import DISTRICTS
 from marketplace.identity.service import is_verified
 from marketplace.listings import fields, search
 from marketplace.listings.models import CATEGORIES, Listing
+from marketplace.trading import check_can_trade
 
 CATEGORY_LABELS = {
     "phone": _l("手机"),
@@ -90,6 +91,7 @@ def check_can_list(user: User | None) -> None:
         raise Forbidden(_("该账户已停用或注销，不能发布商品。"))
     if not is_verified(user):
         raise Forbidden(_("发布闲置前请先完成实名认证。"))
+    check_can_trade(user)
     _check_credit_limits(user)
 
 
@@ -551,3 +553,64 @@ def delete(user: User, listing: Listing) -> Listing:
             data={"seller_id": listing.seller_id},
         )
     return listing
+
+
+# --- taken down by a decision (moderation, the black list) ---------------------------------------
+
+
+def take_down(actor: User, listing: Listing, *, cause: str) -> bool:
+    """Remove a listing on a decision the caller authorised (audited with its cause); False if not on sale.
+
+    Active, reserved and withdrawn listings are removed (an order holding it is closed);
+    a sold one stays the record of the deal.
+    """
+    try:
+        _set_status(listing, "removed", ("active", "reserved", "withdrawn"))
+    except Conflict:
+        return False
+    _left_sale(listing)
+    record(
+        "listing.removed",
+        actor=actor,
+        subject_type="listing",
+        subject_id=listing.id,
+        data={"seller_id": listing.seller_id, "cause": cause},
+    )
+    return True
+
+
+def restore(actor: User, listing: Listing, *, cause: str, to: str = "active") -> bool:
+    """Give a removed listing back to its seller (its removal was overturned), audited; False if it is not removed.
+
+    It goes back on sale (`to` "active") only if the seller may list now; otherwise, and when it had
+    been withdrawn, it comes back withdrawn, for the seller to relist when they may.
+    """
+    if to == "active":
+        try:
+            check_can_list(listing.seller)
+        except Forbidden:
+            to = "withdrawn"
+    to = "active" if to in ("active", "reserved") else "withdrawn"
+    try:
+        _set_status(listing, to, ("removed",))
+    except Conflict:
+        return False
+    record(
+        "listing.restored",
+        actor=actor,
+        subject_type="listing",
+        subject_id=listing.id,
+        data={"seller_id": listing.seller_id, "cause": cause, "status": to},
+    )
+    return True
+
+
+def on_sale_of(user_id: int) -> list[Listing]:
+    """The user's active and reserved listings (what a black-list entry takes down)."""
+    return list(
+        db.session.scalars(
+            sa.select(Listing)
+            .where(Listing.seller_id == user_id, Listing.status.in_(("active", "reserved")))
+            .order_by(Listing.id)
+        )
+    )

@@ -31,6 +31,28 @@ TEXTS = {
     "rating.received": _l("对方已评价订单 #%(order)s。你评价对方后（或评价期结束后）双方都能看到评价。"),
     "rating.revealed": _l("订单 #%(order)s 的双方评价已公开。"),
     "rating.replied": _l("对方回复了你对订单 #%(order)s 的评价。"),
+    "decision.confirmed": _l(
+        "你的商品“%(title)s”被举报后经审核确认违规，已下架，信用分扣除 %(points)s 分。"
+        "原因和证据见审核决定页面；如有异议，可在 %(days)s 天内申诉。"
+    ),
+    "decision.malicious": _l(
+        "你对“%(title)s”的举报被认定为恶意举报，信用分扣除 %(points)s 分。"
+        "原因见审核决定页面；如有异议，可在 %(days)s 天内申诉。"
+    ),
+    "report.confirmed": _l("你对“%(title)s”的举报已核实，商品已下架。感谢你帮助维护诚信交易。"),
+    "report.dismissed": _l("你对“%(title)s”的举报经审核未发现违规，已结案。"),
+    "blacklist.proposed": _l(
+        "因审核决定，你的账户被提议列入黑名单，在市场监督员复核前暂停交易（不能发布、下单或报名活动）。"
+        "原因见审核决定页面，你可以对该决定申诉。"
+    ),
+    "blacklist.confirmed": _l(
+        "市场监督员已确认将你列入黑名单，至 %(ends)s 止；你的在售商品已下架，所有登录已退出。"
+        "原因见审核决定页面，你可以对该决定申诉。"
+    ),
+    "blacklist.rejected": _l("市场监督员没有确认对你的黑名单提议，交易限制已解除。"),
+    "blacklist.revoked": _l("你的黑名单记录已因申诉成立而撤销，交易限制已解除，下架的商品已恢复。"),
+    "appeal.upheld": _l("你对审核决定 #%(decision)s 的申诉未被采纳，原决定维持，理由见审核决定页面。"),
+    "appeal.overturned": _l("你对审核决定 #%(decision)s 的申诉成立：原决定已撤销，扣除的信用分已返还。"),
     "rating.folded": _l("你在订单 #%(order)s 中收到或给出的一条评价已被审核员折叠：%(reason)s"),
 }
 

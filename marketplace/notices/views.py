@@ -16,7 +16,11 @@ bp = Blueprint("notices", __name__)
 
 PAGE = 20
 # subject_type → (endpoint, its id argument); a notice about anything else leads back here.
-SUBJECTS = {"order": ("orders.detail", "order_id")}
+SUBJECTS = {
+    "order": ("orders.detail", "order_id"),
+    "decision": ("moderation.decision", "decision_id"),
+    "listing": ("listings.detail", "listing_id"),
+}
 # Where on the subject's page a kind of notice points.
 ANCHORS = {"order.message": "messages", "rating.": "ratings"}
 

@@ -32,6 +32,7 @@ from marketplace.notices.service import notify
 from marketplace.orders.labels import STATUS_LABELS
 from marketplace.orders.models import HOLDING, MESSAGING, PAYMENT_METHODS, Order, OrderEvent
 from marketplace.text import clean_plain
+from marketplace.trading import check_can_trade
 
 AUTO_COMPLETE_AFTER = timedelta(days=7)
 REQUEST_MESSAGE_MAX = 500
@@ -55,6 +56,7 @@ def check_can_order(user: User | None) -> None:
     """Raise Forbidden unless `user` may request to buy: an active account whose credit band allows orders."""
     if user is None or user.status != "active":
         raise Forbidden(_("该账户已停用或注销，不能下单。"))
+    check_can_trade(user)
     code = band(user.credit_score)
     limits = policy().get("limits", {}).get(code) if code else None
     if limits and limits.get("can_order", True) is False:
@@ -232,6 +234,7 @@ def accept(seller: User, order: Order, terms: Terms | None = None) -> Order:
         raise Forbidden(_("只有卖家可以接受购买请求。"))
     if seller.status != "active":
         raise Forbidden(_("该账户已停用或注销，不能接受订单。"))
+    check_can_trade(seller)
     if order.status != "requested":
         raise Conflict(_("订单%(status)s，不能再接受。", status=STATUS_LABELS[order.status]))
     if order.buyer.status != "active":

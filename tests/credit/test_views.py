@@ -162,7 +162,7 @@ def test_the_rules_page_shows_every_number_of_the_policy(client):
     assert resp.status_code == 200
     page = _text(resp)
     text = re.sub(r"<[^>]+>", " ", page)
-    found = set(re.findall(r"\d+", text))
+    found = set(re.findall(r"\d+(?:\.\d+)?", text))
     for number in _numbers(POLICY):
         assert str(number) in found, number
     assert POLICY["version"] in page

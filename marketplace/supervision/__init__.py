@@ -1,0 +1,1 @@
+"""Supervision: dashboards, exports and audits for market supervisors."""
