@@ -161,6 +161,18 @@ def verified_identity(user: User) -> IdentityVerification | None:
     )
 
 
+def masked_real_names(user_ids: set[int]) -> dict[int, str]:
+    """{user: masked real name} of verified users, in one query (never the name itself)."""
+    if not user_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(IdentityVerification.user_id, IdentityVerification.real_name_masked).where(
+            IdentityVerification.user_id.in_(user_ids), IdentityVerification.status == "verified"
+        )
+    )
+    return {user_id: masked for user_id, masked in rows if masked}
+
+
 def is_verified(user: User) -> bool:
     """Whether the user passed real-name verification."""
     return verified_identity(user) is not None

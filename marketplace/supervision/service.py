@@ -22,7 +22,7 @@ from marketplace.audit.models import AuditEntry
 from marketplace.audit.service import verify_chain
 from marketplace.db import db, utcnow
 from marketplace.errors import Forbidden, Invalid
-from marketplace.identity.models import IdentityVerification
+from marketplace.identity.service import masked_real_names
 from marketplace.listings.models import Listing
 from marketplace.moderation.models import Appeal, Decision
 from marketplace.trust import service as trust
@@ -72,11 +72,8 @@ def why_not_review(actor: User, entry: BlacklistEntry, now: datetime | None = No
     """Why `actor` may not confirm or reject `entry` now (None when they may)."""
     if entry.status != "pending":
         return _("该记录已%(status)s，不能再复核。", status=trust.STATUS_LABELS[entry.state(now or utcnow())])
-    if entry.proposed_by_id == actor.id:
-        return _("你是这条记录的提议人，须由另一位监督员复核。")
-    if entry.user_id == actor.id:
-        return _("不能复核关于自己的黑名单记录。")
-    return None
+    # The two-person rule lives in trust, once.
+    return trust.why_not_decide(actor, entry)
 
 
 # --- filters ----------------------------------------------------------------------------------------
@@ -205,18 +202,6 @@ def pending_entries(actor: User) -> list[BlacklistEntry]:
     """Proposals waiting for a supervisor, oldest first."""
     require_supervisor(actor)
     return trust.pending(actor)
-
-
-def masked_real_names(user_ids: set[int]) -> dict[int, str]:
-    """{user: masked real name} of verified users (never the name itself)."""
-    if not user_ids:
-        return {}
-    rows = db.session.execute(
-        sa.select(IdentityVerification.user_id, IdentityVerification.real_name_masked).where(
-            IdentityVerification.user_id.in_(user_ids), IdentityVerification.status == "verified"
-        )
-    )
-    return {user_id: masked for user_id, masked in rows if masked}
 
 
 @dataclass

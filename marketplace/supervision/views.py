@@ -135,6 +135,7 @@ def blacklist():
             first_url=url_for("supervision.blacklist", **args),
             paged=before is not None,
             actor=actor,
+            why_not_review=service.why_not_review,
             now=utcnow(),
         ),
         status,

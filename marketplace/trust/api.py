@@ -32,6 +32,7 @@ def get_red_list(*, user):
     edition = redlist.current()
     if edition is None:
         return RedListOut(id=None, period=None, computed_at=None, entries=[])
+    names = service.masked_names(entry.user for entry in redlist.standing(edition))
     return RedListOut(
         id=edition.id,
         period=edition.period,
@@ -40,7 +41,7 @@ def get_red_list(*, user):
             RedListEntryOut(
                 position=entry.position,
                 user_id=entry.user_id,
-                display_name=service.masked_name(entry.user),
+                display_name=names[entry.user_id],
                 score=entry.score,
                 sales=entry.sales,
                 ratings=entry.ratings,
@@ -66,7 +67,7 @@ def list_black_list(*, user, query: BoardQuery):
     rows = service.board(before_id=id_cursor(query.cursor), limit=query.limit + 1)
     page = rows[: query.limit]
     return BlackBoardPage(
-        items=[BlackBoardRow(**service.public_row(entry)) for entry in page],
+        items=[BlackBoardRow(**row) for row in service.public_rows(page)],
         next_cursor=str(page[-1].id) if len(rows) > query.limit else None,
     )
 

@@ -105,4 +105,4 @@ class RedListEntry(db.Model):
     withdrawn_reason: Mapped[str | None] = mapped_column(sa.Text, default=None)
 
     edition: Mapped[RedListEdition] = relationship(back_populates="entries")
-    user: Mapped[User] = relationship()
+    user: Mapped[User] = relationship(lazy="selectin")

@@ -27,7 +27,7 @@ from marketplace.credit.policy import policy
 from marketplace.db import db, utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.identity.masking import mask_name
-from marketplace.identity.service import register_list_status, verified_identity
+from marketplace.identity.service import masked_real_names, register_list_status
 from marketplace.listings import service as listings
 from marketplace.listings.models import Listing
 from marketplace.notices.service import notify
@@ -154,32 +154,44 @@ def pending(actor: User) -> list[BlacklistEntry]:
     )
 
 
+def masked_names(users) -> dict[int, str]:
+    """{user id: the name the public boards show}: the masked real name, else the masked display name."""
+    users = list(users)
+    real = masked_real_names({u.id for u in users})
+    return {u.id: real.get(u.id) or mask_name(u.display_name) or "*" for u in users}
+
+
 def masked_name(user: User) -> str:
-    """The name the public boards show: the masked real name, else the masked display name."""
-    identity = verified_identity(user)
-    if identity is not None and identity.real_name_masked:
-        return identity.real_name_masked
-    return mask_name(user.display_name) or "*"
+    """The name the public boards show for one user."""
+    return masked_names([user])[user.id]
 
 
 def board(*, before_id: int | None = None, limit: int = 50, now: datetime | None = None) -> list[BlacklistEntry]:
     """The public black board: active, unexpired entries, newest first (keyset pages by id)."""
     now = now or utcnow()
-    query = sa.select(BlacklistEntry).where(BlacklistEntry.status == "active", BlacklistEntry.ends_at > now)
+    query = (
+        sa.select(BlacklistEntry)
+        .where(BlacklistEntry.status == "active", BlacklistEntry.ends_at > now)
+        .options(sa.orm.selectinload(BlacklistEntry.user))
+    )
     if before_id is not None:
         query = query.where(BlacklistEntry.id < before_id)
     return list(db.session.scalars(query.order_by(BlacklistEntry.id.desc()).limit(limit)))
 
 
-def public_row(entry: BlacklistEntry) -> dict:
-    """What the public may read about an entry: masked name, reason category and dates."""
-    return {
-        "id": entry.id,
-        "display_name": masked_name(entry.user),
-        "reason_category": entry.reason,
-        "starts_at": entry.starts_at,
-        "ends_at": entry.ends_at,
-    }
+def public_rows(entries: list[BlacklistEntry]) -> list[dict]:
+    """What the public may read about entries: masked name, reason category and dates."""
+    names = masked_names(entry.user for entry in entries)
+    return [
+        {
+            "id": entry.id,
+            "display_name": names[entry.user_id],
+            "reason_category": entry.reason,
+            "starts_at": entry.starts_at,
+            "ends_at": entry.ends_at,
+        }
+        for entry in entries
+    ]
 
 
 # --- changing ----------------------------------------------------------------------------------------

@@ -59,11 +59,12 @@ def average_text(centi: int) -> str:
 
 def red_rows(entries: list[RedListEntry]) -> list[dict]:
     """What the boards show of red-list entries: rank among those standing, masked name, figures."""
+    names = trust.masked_names(entry.user for entry in entries)
     return [
         {
             "rank": rank,
             "user_id": entry.user_id,
-            "name": trust.masked_name(entry.user),
+            "name": names[entry.user_id],
             "score": entry.score,
             "band": band(entry.score),
             "band_label": BAND_LABELS.get(band(entry.score) or "", ""),
@@ -126,7 +127,7 @@ def black():
     page = entries[:BLACK_PAGE]
     return render_template(
         "trust/black.html",
-        rows=[trust.public_row(entry) for entry in page],
+        rows=trust.public_rows(page),
         next_before=page[-1].id if len(entries) > BLACK_PAGE else None,
         paged=before_id is not None,
         policy=policy(),

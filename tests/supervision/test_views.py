@@ -63,7 +63,7 @@ def test_the_proposer_is_told_why_they_cannot_review(client, login, db, seller, 
     db.session.commit()
     login(supervisor)
     html = client.get(f"/supervision/blacklist/{mine.id}").get_data(as_text=True)
-    assert "你是这条记录的提议人，须由另一位监督员复核。" in html
+    assert "提议人不能复核自己提出的黑名单（须由另一人确认）。" in html
     assert f"/trust/black/{mine.id}/confirm" not in html
 
 

@@ -249,7 +249,7 @@ def test_the_board_row_shows_a_masked_name_only(db, seller, proposed, supervisor
     trust.confirm(supervisor, proposed.id)
     db.session.commit()
 
-    row = trust.public_row(proposed)
+    (row,) = trust.public_rows([proposed])
     assert set(row) == {"id", "display_name", "reason_category", "starts_at", "ends_at"}
     assert row["display_name"] == "张*三"
     shown = " ".join(str(value) for value in row.values())

@@ -49,7 +49,7 @@ def test_false_listing_to_black_list_and_back(
     db.session.commit()
     assert entry.status == "active"
     assert seller.session_version == version + 1
-    assert trust.public_row(entry)["display_name"] != seller.display_name
+    assert trust.public_rows([entry])[0]["display_name"] != seller.display_name
     assert [row.id for row in trust.board()] == [entry.id]
 
     appeal = appeals.file(seller, third.id, "第三件商品的描述与实物一致，举报人误会了成色等级的含义。")
