@@ -8,7 +8,7 @@ import pytest
 
 from marketplace.db import utcnow
 from tests.api.responses import ok, problem
-from tests.api.trust_fixtures import *  # noqa: F403
+from tests.trust.factories import *  # noqa: F403
 
 BASE = "/api/v1"
 NOTE = "照片与实物不符，确认违规。"

@@ -8,7 +8,7 @@ import pytest
 
 from marketplace.errors import Forbidden
 from tests.api.responses import ok, problem
-from tests.api.trust_fixtures import *  # noqa: F403
+from tests.trust.factories import *  # noqa: F403
 
 BASE = "/api/v1"
 BOARD_KEYS = {"id", "display_name", "reason_category", "starts_at", "ends_at"}

@@ -9,7 +9,7 @@ import io
 import sqlalchemy as sa
 
 from tests.api.responses import ok, problem
-from tests.api.trust_fixtures import *  # noqa: F403
+from tests.trust.factories import *  # noqa: F403
 
 BASE = "/api/v1"
 FALSE_TITLE = "九成新 iPhone 13 无划痕 128GB"

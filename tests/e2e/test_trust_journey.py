@@ -11,7 +11,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from tests.api.trust_fixtures import *  # noqa: F403
+from tests.trust.factories import *  # noqa: F403
 
 pytestmark = pytest.mark.e2e
 

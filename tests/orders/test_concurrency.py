@@ -13,54 +13,16 @@ import pytest
 import sqlalchemy as sa
 
 from marketplace.accounts.models import User
-from marketplace.errors import DomainError
 from marketplace.listings.models import Listing
 from marketplace.notices.models import Notice
 from marketplace.orders import service
 from marketplace.orders.models import HOLDING, Order
 from marketplace.ratings import service as ratings
 from marketplace.ratings.models import Rating
+from tests.races import JOIN, in_thread, race
 
-JOIN = 60
 BUYER_SCORES = {"accuracy": 5, "communication": 5, "punctuality": 5}
 SELLER_SCORES = {"punctuality": 4, "communication": 5}
-
-
-def _in_thread(app, work, outcome: dict, name, barrier: threading.Barrier | None = None) -> threading.Thread:
-    """Run work(session) in its own app context and transaction; record "ok", a domain error or a crash."""
-
-    def run():
-        from marketplace.db import db as thread_db
-
-        with app.app_context():
-            try:
-                if barrier is not None:
-                    barrier.wait(JOIN)  # before touching the database: SQLite would hold its write lock
-                work(thread_db.session)
-                thread_db.session.commit()
-                outcome[name] = "ok"
-            except DomainError as exc:
-                thread_db.session.rollback()
-                outcome[name] = type(exc).__name__
-            except Exception as exc:  # an IntegrityError or a deadlock would be a 500 in production
-                thread_db.session.rollback()
-                outcome[name] = repr(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
-
-
-def _race(app, db, works: dict) -> dict:
-    """Start every work at the same moment; the outcome of each."""
-    db.session.commit()  # the test's session holds no lock while the threads run
-    outcome: dict = {}
-    barrier = threading.Barrier(len(works))
-    threads = [_in_thread(app, work, outcome, name, barrier) for name, work in works.items()]
-    for thread in threads:
-        thread.join(JOIN)
-    db.session.expire_all()
-    return outcome
 
 
 def _pause_on(monkeypatch, module, name: str):
@@ -101,7 +63,7 @@ def test_fifty_buyers_ask_for_the_same_listing_at_once(app, db, phone, make_user
     def ask(buyer_id):
         return lambda s: service.request(s.get(User, buyer_id), listing_id, "还在吗？我马上可以过来")
 
-    outcome = _race(app, db, {buyer_id: ask(buyer_id) for buyer_id in buyer_ids})
+    outcome = race(app, db, {buyer_id: ask(buyer_id) for buyer_id in buyer_ids})
     assert outcome == dict.fromkeys(buyer_ids, "ok")
     orders = db.session.scalars(sa.select(Order).where(Order.listing_id == listing_id)).all()
     assert len(orders) == 50 and {o.buyer_id for o in orders} == set(buyer_ids)
@@ -115,7 +77,7 @@ def test_fifty_buyers_ask_for_the_same_listing_at_once(app, db, phone, make_user
 
     # Then the seller's phone and laptop accept two of them at the same moment.
     first, second = orders[0].id, orders[1].id
-    outcome = _race(app, db, {"phone": _accept(first, seller_id), "laptop": _accept(second, seller_id)})
+    outcome = race(app, db, {"phone": _accept(first, seller_id), "laptop": _accept(second, seller_id)})
     assert sorted(outcome.values()) == ["Conflict", "ok"], outcome
     (held,) = _holding(db, listing_id)
     assert held.id == (first if outcome["phone"] == "ok" else second)
@@ -129,7 +91,7 @@ def test_two_devices_accepting_the_same_order_at_once(app, db, make_listing, mak
     for n in range(rounds):
         listing = make_listing(title=f"二手手机 {n}")
         order = make_order(listing)
-        outcome = _race(app, db, {d: _accept(order.id, listing.seller_id) for d in ("phone", "laptop")})
+        outcome = race(app, db, {d: _accept(order.id, listing.seller_id) for d in ("phone", "laptop")})
         assert sorted(outcome.values()) == ["Conflict", "ok"], outcome
         assert [o.id for o in _holding(db, listing.id)] == [order.id]
         assert db.session.get(Listing, listing.id).status == "reserved"
@@ -146,9 +108,9 @@ def test_an_accept_waits_for_the_other_device_and_then_finds_the_listing_taken(
     # The first device has reserved the listing and stops before moving its order.
     reached, release = _pause_on(monkeypatch, service, "_move")
     outcome: dict = {}
-    one = _in_thread(app, _accept(first, seller_id), outcome, "first")
+    one = in_thread(app, _accept(first, seller_id), outcome, "first")
     assert reached.wait(20), outcome
-    two = _in_thread(app, _accept(second, seller_id), outcome, "second")
+    two = in_thread(app, _accept(second, seller_id), outcome, "second")
     time.sleep(0.5)
     assert "second" not in outcome  # it waits for the first transaction
     release.set()
@@ -169,7 +131,7 @@ def test_both_parties_rating_at_the_same_moment_reveal_both(app, db, make_listin
         def rate(user_id, scores, order_id=ids[0]):
             return lambda s: ratings.rate(s.get(User, user_id), s.get(Order, order_id), scores, "顺利")
 
-        outcome = _race(app, db, {"buyer": rate(ids[1], BUYER_SCORES), "seller": rate(ids[2], SELLER_SCORES)})
+        outcome = race(app, db, {"buyer": rate(ids[1], BUYER_SCORES), "seller": rate(ids[2], SELLER_SCORES)})
         assert outcome == {"buyer": "ok", "seller": "ok"}
         both = db.session.scalars(sa.select(Rating).where(Rating.order_id == order.id)).all()
         assert len(both) == 2 and all(r.is_visible() for r in both), [r.visible_from for r in both]
@@ -186,9 +148,9 @@ def test_the_second_rater_waits_for_the_first_and_reveals_both(app, db, complete
     def rate(user_id, scores):
         return lambda s: ratings.rate(s.get(User, user_id), s.get(Order, ids[0]), scores)
 
-    first = _in_thread(app, rate(ids[1], BUYER_SCORES), outcome, "buyer")
+    first = in_thread(app, rate(ids[1], BUYER_SCORES), outcome, "buyer")
     assert reached.wait(20), outcome
-    second = _in_thread(app, rate(ids[2], SELLER_SCORES), outcome, "seller")
+    second = in_thread(app, rate(ids[2], SELLER_SCORES), outcome, "seller")
     time.sleep(0.5)
     assert "seller" not in outcome
     release.set()
@@ -206,7 +168,7 @@ def test_a_confirmation_racing_the_sellers_cancel_has_one_winner(app, db, make_l
         listing = make_listing(title=f"二手手机 {n}")
         order = make_order(listing, status="accepted")
         order_id, buyer_id, seller_id = order.id, order.buyer_id, order.seller_id
-        outcome = _race(app, db, {"complete": _complete(order_id, buyer_id), "cancel": _cancel(order_id, seller_id)})
+        outcome = race(app, db, {"complete": _complete(order_id, buyer_id), "cancel": _cancel(order_id, seller_id)})
         assert sorted(outcome.values()) == ["Conflict", "ok"], outcome
         order = db.session.get(Order, order_id)
         listing = db.session.get(Listing, listing.id)
@@ -235,9 +197,9 @@ def test_a_confirmation_survives_another_buyer_withdrawing_their_request_meanwhi
 
     monkeypatch.setattr(service, "_move", paused)
     outcome: dict = {}
-    confirming = _in_thread(app, _complete(ids["held"], ids["buyer"]), outcome, "complete")
+    confirming = in_thread(app, _complete(ids["held"], ids["buyer"]), outcome, "complete")
     assert reached.wait(20), outcome
-    withdrawing = _in_thread(app, _cancel(ids["other"], ids["other_buyer"]), outcome, "withdraw")
+    withdrawing = in_thread(app, _cancel(ids["other"], ids["other_buyer"]), outcome, "withdraw")
     time.sleep(0.5)  # PostgreSQL: the withdrawal commits now; SQLite: it waits for the write lock
     release.set()
     confirming.join(JOIN)

@@ -17,52 +17,14 @@ from marketplace.accounts.models import User
 from marketplace.credit import service as credit
 from marketplace.credit.models import CreditEvent
 from marketplace.credit.policy import policy
-from marketplace.errors import DomainError
 from marketplace.moderation import appeals, decisions
 from marketplace.moderation.models import Appeal, Decision
 from marketplace.trust import service as trust
 from marketplace.trust.models import BlacklistEntry
+from tests.races import JOIN, in_thread, race
 
-JOIN = 60
 ON_POSTGRES = (os.environ.get("TEST_DATABASE_URL") or "").startswith("postgres")
 REASON = "商品描述与实物一致，举报人误会了成色等级的含义。"
-
-
-def _thread(app, work, outcome: dict, name, barrier: threading.Barrier | None = None) -> threading.Thread:
-    """Run work(session) in its own app context and transaction; record "ok", a domain error or a crash."""
-
-    def run():
-        from marketplace.db import db as thread_db
-
-        with app.app_context():
-            try:
-                if barrier is not None:
-                    barrier.wait(JOIN)  # before touching the database: SQLite would hold its write lock
-                work(thread_db.session)
-                thread_db.session.commit()
-                outcome[name] = "ok"
-            except DomainError as exc:
-                thread_db.session.rollback()
-                outcome[name] = type(exc).__name__
-            except Exception as exc:  # an IntegrityError or a deadlock would be a 500 in production
-                thread_db.session.rollback()
-                outcome[name] = repr(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
-
-
-def _race(app, db, works: dict) -> dict:
-    """Start every work at the same moment; the outcome of each."""
-    db.session.commit()  # the test's session holds no lock while the threads run
-    outcome: dict = {}
-    barrier = threading.Barrier(len(works))
-    threads = [_thread(app, work, outcome, name, barrier) for name, work in works.items()]
-    for thread in threads:
-        thread.join(JOIN)
-    db.session.expire_all()
-    return outcome
 
 
 def _second_meanwhile(app, db, monkeypatch, first, second) -> dict:
@@ -79,9 +41,9 @@ def _second_meanwhile(app, db, monkeypatch, first, second) -> dict:
 
     monkeypatch.setattr(credit, "penalise", paused)
     outcome: dict = {}
-    one = _thread(app, first, outcome, "first")
+    one = in_thread(app, first, outcome, "first")
     assert reached.wait(20), outcome
-    two = _thread(app, second, outcome, "second")
+    two = in_thread(app, second, outcome, "second")
     time.sleep(0.5)  # PostgreSQL: the second gets as far as it can; SQLite: it waits for the write lock
     release.set()
     one.join(JOIN)
@@ -116,7 +78,7 @@ def test_two_supervisors_confirming_the_same_entry_at_once(
         def confirm(user_id, entry_id=ids[0]):
             return lambda s: trust.confirm(s.get(User, user_id), entry_id, "假冒商品属实")
 
-        outcome = _race(app, db, {"one": confirm(ids[1]), "two": confirm(ids[2])})
+        outcome = race(app, db, {"one": confirm(ids[1]), "two": confirm(ids[2])})
         assert sorted(outcome.values()) == ["Conflict", "ok"], outcome
         entry = db.session.get(BlacklistEntry, ids[0])
         winner = ids[1] if outcome["one"] == "ok" else ids[2]
@@ -137,7 +99,7 @@ def test_two_moderators_deciding_the_same_report_at_once(
             s.get(User, user_id), ids[0], "confirmed", "hidden_defect", "描述与实物不符。"
         )
 
-    outcome = _race(app, db, {"one": confirm(ids[1]), "two": confirm(ids[2])})
+    outcome = race(app, db, {"one": confirm(ids[1]), "two": confirm(ids[2])})
     assert sorted(outcome.values()) == ["Conflict", "ok"], outcome
     assert _count(db, Decision) == 1
     assert len(_decision_penalties(db, seller.id)) == 1
@@ -191,7 +153,7 @@ def test_two_appeals_of_the_same_decision_at_once(app, db, seller, violate, audi
         def file(decision_id=ids[0], user_id=ids[1]):
             return lambda s: appeals.file(s.get(User, user_id), decision_id, REASON)
 
-        outcome = _race(app, db, {"phone": file(), "laptop": file()})
+        outcome = race(app, db, {"phone": file(), "laptop": file()})
         assert sorted(outcome.values()) == ["Conflict", "ok"], outcome
         assert _count(db, Appeal, Appeal.decision_id == ids[0]) == 1
     assert len(audit("appeal.filed")) == rounds
@@ -206,7 +168,7 @@ def test_two_people_deciding_the_same_appeal_at_once(app, db, seller, violate, m
     def decide(user_id, outcome_):
         return lambda s: appeals.decide(s.get(User, user_id), ids[0], outcome_, "复核后作出决定。")
 
-    outcome = _race(app, db, {"overturn": decide(ids[1], "overturned"), "uphold": decide(ids[2], "upheld")})
+    outcome = race(app, db, {"overturn": decide(ids[1], "overturned"), "uphold": decide(ids[2], "upheld")})
     assert sorted(outcome.values()) == ["Conflict", "ok"], outcome
     appeal = db.session.get(Appeal, ids[0])
     assert appeal.status == ("overturned" if outcome["overturn"] == "ok" else "upheld")
