@@ -9,8 +9,10 @@ import unicodedata
 from marketplace.identity.validators import is_valid_resident_id
 
 # 18-character resident ID numbers (checked by checksum to avoid false alarms) and mainland mobiles.
+# Both stand apart from Latin letters and digits: a run of digits inside a random hex token (a photo's
+# file name, say) is not a phone number, and matched one now and then.
 _ID_CANDIDATE = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
-_PHONE = re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)")
+_PHONE = re.compile(r"(?<![0-9A-Za-z])(?:\+?86)?1[3-9]\d{9}(?![0-9A-Za-z])")
 
 
 def find_pii(text: str) -> list[str]:

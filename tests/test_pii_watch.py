@@ -14,6 +14,8 @@ def test_ignores_masked_values_and_other_numbers():
     assert find_pii(text) == []
     # 18 digits with a wrong check digit are not an ID number.
     assert find_pii("110105194912310021") == []
+    # Digits inside a random hex token (a photo's file name) are no phone number.
+    assert find_pii("/media/photos/e913812345678af03c1d2b4e5f6a7b8c9-640.webp") == []
 
 
 def test_watch_fails_the_test_on_a_leak(app, client):
