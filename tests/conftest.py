@@ -14,12 +14,32 @@ import re
 import shutil
 import uuid
 
+import jinja2
+import jinja2.bccache
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 from hypothesis import settings
 
 from tests.pii import PiiWatch
+
+
+class _MemoryBytecodeCache(jinja2.BytecodeCache):
+    """Compiled templates kept in memory for the whole run (keyed by name and source checksum)."""
+
+    def __init__(self) -> None:
+        self._store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        data = self._store.get(bucket.key)
+        if data is not None:
+            bucket.bytecode_from_string(data)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self._store[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_CACHE = _MemoryBytecodeCache()
 
 # Shared factories, available to every test: verified users, sellers, listings.
 pytest_plugins = ("tests.identity.factories", "tests.listings.sellers", "tests.orders.factories")
@@ -162,6 +182,8 @@ def app(database_template, tmp_path, app_config):
     config.update(app_config)
     application = create_app(config)
     application.test_client_class = CsrfClient
+    # Every test has its own app: without a shared cache each one compiled every template again.
+    application.jinja_env.bytecode_cache = TEMPLATE_CACHE
     watch = PiiWatch()
     application.extensions["pii_watch"] = watch
     handler = watch.log_handler()
@@ -223,9 +245,14 @@ def password():
 
 @pytest.fixture(scope="session")
 def _password_hash(password):
-    from marketplace.accounts.passwords import hash_password
+    """The factory users' hash: scrypt as in production, with a smaller work factor.
 
-    return hash_password(password)
+    A login checks it with the parameters stored in the hash, so every login in the suite costs
+    a few milliseconds instead of a quarter second (registration still hashes at the production cost).
+    """
+    from werkzeug.security import generate_password_hash
+
+    return generate_password_hash(password, method="scrypt:1024:8:1")
 
 
 @pytest.fixture
