@@ -1,7 +1,7 @@
 """Layered fixtures: database template → app → db → client, plus user factories.
 
-Each test gets its own database, copied from a template built once per run
-(a file copy on SQLite, CREATE DATABASE ... TEMPLATE on PostgreSQL), so tests
+Each test gets an empty database of its own (on SQLite a copy of a file built once
+per run; on PostgreSQL the worker's database, emptied before the test), so tests
 can commit, race and append to the audit log freely.
 """
 
@@ -51,7 +51,6 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
-_counter = itertools.count()
 
 
 def _pg_url(url: str) -> sa.URL:
@@ -77,37 +76,61 @@ def _build_schema(uri: str, instance_path: str) -> None:
         db.engine.dispose()
 
 
+def _pg_reset_script(engine: sa.Engine) -> str:
+    """SQL that gives the database back as the migrations left it: connections left over
+    from the last test ended, every row but alembic's deleted, every sequence restarted.
+    Triggers (the append-only guards, foreign keys) are off for this session only."""
+    with engine.connect() as conn:
+        tables = conn.exec_driver_sql(
+            "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' "
+            "AND tablename <> 'alembic_version' ORDER BY tablename"
+        ).scalars()
+        deletes = [f"DELETE FROM {table};" for table in tables]
+        sequences = conn.exec_driver_sql(
+            "SELECT quote_ident(sequencename) FROM pg_sequences WHERE schemaname = 'public'"
+        ).scalars()
+        restarts = [f"ALTER SEQUENCE {sequence} RESTART;" for sequence in sequences]
+    return "\n".join(
+        [
+            "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid();",
+            "BEGIN;",
+            "SET LOCAL session_replication_role = replica;",
+            *deletes,
+            *restarts,
+            "COMMIT;",
+        ]
+    )
+
+
 @pytest.fixture(scope="session")
 def database_template(tmp_path_factory):
-    """Build the schema once; yields a function that makes a fresh copy for a test."""
+    """Build the schema once; yields (make, drop): make gives a test an empty database."""
     base = tmp_path_factory.mktemp("db")
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     if TEST_DATABASE_URL:
+        # One database per worker, emptied before each test: making a database from a
+        # template and dropping it cost more than most tests themselves on PostgreSQL.
         url = _pg_url(TEST_DATABASE_URL)
-        template_name = f"{url.database}_tpl_{worker}"
+        name = f"{url.database}_{worker}"
         admin = _pg_admin_engine(url)
         with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{template_name}" WITH (FORCE)')
-            conn.exec_driver_sql(f'CREATE DATABASE "{template_name}"')
-        _build_schema(url.set(database=template_name).render_as_string(hide_password=False), str(base))
-        created: list[str] = []
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        uri = url.set(database=name).render_as_string(hide_password=False)
+        _build_schema(uri, str(base))
+        owner = sa.create_engine(url.set(database=name), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+        reset = _pg_reset_script(owner)
 
         def make(_tmp_path) -> str:
-            name = f"{url.database}_{worker}_{next(_counter)}"
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
-            created.append(name)
-            return url.set(database=name).render_as_string(hide_password=False)
+            with owner.connect() as conn:
+                conn.exec_driver_sql(reset)
+            return uri
 
-        def drop(uri: str) -> None:
-            name = sa.make_url(uri).database
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-        yield make, drop
+        yield make, lambda uri: None
+        owner.dispose()
         with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{template_name}" WITH (FORCE)')
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
     else:
         template = base / "template.db"
