@@ -42,6 +42,7 @@ FEATURES = (
     "orders",
     "ratings",
     "trust",
+    "events",
     "supervision",
 )
 

@@ -148,7 +148,7 @@ def seed_demo(if_empty: bool) -> None:
 @click.command("maintenance")
 @click.option("--batch", default=200, show_default=True, help="Orders settled per transaction.")
 def maintenance(batch: int) -> None:
-    """Periodic upkeep (run it from cron, e.g. hourly): complete accepted orders 7 days past acceptance."""
+    """Periodic upkeep (run it from cron, e.g. hourly): overdue orders, ratings, ageing, black list, events."""
     from marketplace.orders import service as orders
 
     ids = orders.overdue_ids()
@@ -186,6 +186,21 @@ def maintenance(batch: int) -> None:
     expired = trust.expire_due()
     db.session.commit()
     click.echo(f"black-list entries expired: {len(expired)}")
+
+    from marketplace.events import service as events
+    from marketplace.events import settlement
+
+    # Events over (plus the grace hours): no-shows marked and penalised, once. One short transaction
+    # per event, so no transaction holds many users' locks at once.
+    no_shows = settled = 0
+    for event_id in settlement.due_for_settlement():
+        event = events.lock(event_id)
+        if event.settled_at is None:
+            no_shows += settlement.settle(event)
+            db.session.refresh(event)
+            settled += event.settled_at is not None
+        db.session.commit()
+    click.echo(f"events settled: {settled} (no-shows: {no_shows})")
 
 
 credit_cli = AppGroup("credit", help="The credit ledger and the scores kept from it.")

@@ -1,7 +1,8 @@
 """The demo city: districts, campuses, users in every role (verified and not) and their listings.
 
 Later features add orders and ratings, then reports, decisions, black-list entries, appeals and a
-red-list edition (marketplace/seed_trust.py) to the same city. Passwords are
+red-list edition (marketplace/seed_trust.py), then flea markets and swap events
+(marketplace/seed_events.py) to the same city. Passwords are
 random and printed once; nothing personal here is real (ID numbers are generated
 with valid check digits for Yinchuan's district codes, phone numbers are random).
 """
@@ -19,18 +20,9 @@ from marketplace.accounts import service as accounts
 from marketplace.accounts.models import User
 from marketplace.db import db
 from marketplace.identity import service as identity
+from marketplace.identity.places import REGION_CODES
 from marketplace.identity.validators import resident_id_check_char
 from marketplace.identity.verifiers import get_verifier
-
-# GB/T 2260 codes of the districts, for generating plausible ID numbers.
-REGION_CODES = {
-    "xingqing": "640104",
-    "xixia": "640105",
-    "jinfeng": "640106",
-    "yongning": "640121",
-    "helan": "640122",
-    "lingwu": "640181",
-}
 
 
 @dataclass(frozen=True)
@@ -165,6 +157,11 @@ def seed_demo(*, if_empty: bool = False, echo: Callable[[str], None] = print, se
     moderation = seed_trust(users)
     db.session.commit()
 
+    from marketplace.seed_events import seed_events
+
+    gatherings = seed_events(rng, users)
+    db.session.commit()
+
     echo("Demo city created: 银川市 (兴庆区, 金凤区, 西夏区, 永宁县, 贺兰县, 灵武市; 宁夏大学, 北方民族大学).")
     echo("Demo accounts — these passwords are shown only this once:")
     width = max(len(name) for name in passwords)
@@ -175,7 +172,11 @@ def seed_demo(*, if_empty: bool = False, echo: Callable[[str], None] = print, se
     echo("Orders and ratings: " + ", ".join(f"{status} {n}" for status, n in sorted(deals.items())))
     for what, tally in moderation.items():
         echo(f"{what.capitalize()}: " + ", ".join(f"{status} {n}" for status, n in sorted(tally.items())))
+    for what, tally in gatherings.counts.items():
+        echo(f"{what.capitalize()}: " + ", ".join(f"{status} {n}" for status, n in sorted(tally.items())))
     echo("Try: mod_li or mod_zhao at /moderation/reports and /moderation/appeals (each decides the other's appeals);")
     echo("     sup_ma or sup_na at /supervision (扬帆单车's black-list entry waits for a second person), /black, /red;")
     echo("     yangfan (suspended, appeal pending), mahui (black-listed), zhangwei (red list) see their own side.")
+    for hint in gatherings.hints:
+        echo(hint)
     return passwords

@@ -29,6 +29,7 @@ def test_seed_demo_builds_a_city_with_every_role_and_state(cli, db):
     assert verify_chain().ok
     _check_listings(db, users)
     _check_moderation(db, users)
+    _check_events(db, users)
     # What an operator runs after seeding: the kept scores replay from their ledgers, the audit chain holds.
     recompute = cli("credit", "recompute", "--check")
     assert recompute.exit_code == 0 and "0 of the kept scores differ" in recompute.output, recompute.output
@@ -119,3 +120,66 @@ def _check_moderation(db, users):
     edition = redlist.current()
     assert [e.user_id for e in redlist.standing(edition)] == [users["zhangwei"].id]
     assert users["zhangwei"].credit_score >= redlist.rule()["min_score"]
+
+
+def _check_events(db, users):
+    """A past and an upcoming flea market at each campus, community swaps, settled no-shows, swaps with orders."""
+    from marketplace.db import utcnow
+    from marketplace.events import service as events
+    from marketplace.events import swaps
+    from marketplace.events.models import Event, Registration, SwapOffer
+
+    every = list(db.session.scalars(sa.select(Event)))
+    assert len(every) >= 6
+    now = utcnow()
+    for campus in ("nxu", "nmu"):
+        markets = [e for e in every if e.kind == "campus_flea" and e.campus == campus]
+        assert any(e.ends_at <= now for e in markets) and any(e.starts_at > now for e in markets), campus
+    assert {"campus_flea", "community_swap", "book_share"} <= {e.kind for e in every}
+    swap_districts = {e.district for e in every if e.kind == "community_swap"}
+    assert len(swap_districts) >= 2
+    assert any(e.restriction == "district" for e in every) and any(e.restriction == "campus" for e in every)
+    # Past events are settled, their check-ins inside the window; each campus market had one no-show.
+    for event in every:
+        if event.ends_at <= now:
+            assert event.settled_at is not None and event.settled_at >= event.ends_at
+            opens, closes = events.checkin_window(event)
+            came = sa.select(Registration).where(
+                Registration.event_id == event.id, Registration.checked_in_at.is_not(None)
+            )
+            assert all(opens <= r.checked_in_at <= closes for r in db.session.scalars(came))
+    no_shows = list(db.session.scalars(sa.select(Registration).where(Registration.no_show)))
+    assert {r.event.campus for r in no_shows} == {"nxu", "nmu"}
+    assert all(r.role == "stall" and r.checked_in_at is None for r in no_shows)
+    assert db.session.scalar(sa.select(sa.func.count()).where(Registration.status == "waitlisted")) >= 1
+    for event in every:
+        assert event.stalls_taken == db.session.scalar(
+            sa.select(sa.func.count()).where(
+                Registration.event_id == event.id, Registration.role == "stall", Registration.status == "registered"
+            )
+        )
+        assert event.stalls_taken <= event.stalls
+    # An accepted swap: both listings swapped, a completed order of price 0 for each side, rated both ways.
+    accepted = list(db.session.scalars(sa.select(SwapOffer).where(SwapOffer.status == "accepted")))
+    assert accepted
+    rated = 0
+    for offer in accepted:
+        orders = swaps.orders_of(offer)
+        assert len(orders) == 1 + len(offer.items) >= 2
+        assert all(o.status == "completed" and o.price_fen == 0 for o in orders)
+        assert {o.listing.status for o in orders} == {"swapped"}
+        assert {o.buyer_id for o in orders} == {offer.offerer_id, offer.owner_id}
+        rated += sum(len(ratings_of(db, o)) == 2 for o in orders)
+    assert rated >= 2
+    # The campus-only market refuses a resident with the reason, and takes the campus's students.
+    (campus_only,) = [e for e in every if e.restriction == "campus" and e.starts_at > now]
+    reason = events.why_not_register(users["zhangwei"], campus_only)
+    assert reason and "宁夏大学" in reason
+    assert events.registration_of(users["nxu_lin"], campus_only).role == "stall"
+    assert events.attached(users["nxu_lin"], campus_only)
+
+
+def ratings_of(db, order):
+    from marketplace.ratings.models import Rating
+
+    return list(db.session.scalars(sa.select(Rating).where(Rating.order_id == order.id)))

@@ -34,6 +34,7 @@ CODE_LABELS = {
     "prohibited": _l("发布违禁物品"),
     "breach": _l("接受订单后违约"),
     "malicious_report": _l("恶意举报"),
+    "no_show": _l("报名摆摊后未到场"),
     "good_rating": _l("交易获得好评"),
     "checkin": _l("参加活动签到"),
     "adjustment": _l("人工调整"),

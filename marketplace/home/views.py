@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
+from marketplace.events import service as events
 from marketplace.listings import service as listings
 from marketplace.security import safe_next
 from marketplace.trust import redlist
@@ -13,17 +14,23 @@ bp = Blueprint("home", __name__)
 
 
 NEWEST = 12
+# The next events shown on the home page (the events page has the rest).
+UPCOMING_EVENTS = 4
 # Sellers of the current red edition shown on the home page (the board has the rest).
 RED_TEASER = 5
 
 
 @bp.get("/")
 def index():
-    """The home page, with the newest listings and the top of the red board."""
+    """The home page, with the newest listings, the next events and the top of the red board."""
     newest = listings.newest(NEWEST)
     red_top = red_rows(redlist.standing(redlist.current())[:RED_TEASER])
     return render_template(
-        "home/index.html", newest=newest, verified=listings.verified_sellers(newest), red_top=red_top
+        "home/index.html",
+        newest=newest,
+        verified=listings.verified_sellers(newest),
+        red_top=red_top,
+        upcoming_events=events.upcoming(limit=UPCOMING_EVENTS),
     )
 
 

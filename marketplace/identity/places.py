@@ -18,6 +18,17 @@ DISTRICTS: dict[str, object] = {
     "lingwu": _l("灵武市"),
 }
 
+# GB/T 2260 codes of the districts: the first six digits of a resident ID number issued there.
+REGION_CODES = {
+    "xingqing": "640104",
+    "xixia": "640105",
+    "jinfeng": "640106",
+    "yongning": "640121",
+    "helan": "640122",
+    "lingwu": "640181",
+}
+DISTRICT_OF_REGION = {code: district for district, code in REGION_CODES.items()}
+
 
 @dataclass(frozen=True)
 class Campus:

@@ -23,7 +23,7 @@ from marketplace.identity import validators
 from marketplace.identity.crypto import crypto
 from marketplace.identity.masking import looks_like_pii, mask_id_number, mask_keep_ends, mask_name, mask_phone
 from marketplace.identity.models import KINDS, IdentityVerification
-from marketplace.identity.places import CAMPUSES
+from marketplace.identity.places import CAMPUSES, DISTRICT_OF_REGION
 
 NAME_MAX = 40
 # Ids are 32-bit INTEGER columns; a larger number in a URL names nothing.
@@ -182,6 +182,19 @@ def student_campus(user: User) -> str | None:
     """The campus code of a verified student, else None (events check eligibility with it)."""
     identity = verified_identity(user)
     return identity.campus if identity is not None and identity.kind == "student" else None
+
+
+def resident_district(user: User) -> str | None:
+    """The district of the city where a verified user's ID number was issued (户籍), else None.
+
+    Read from the first six digits of the decrypted number for an eligibility check only:
+    neither the number nor its digits leave this function.
+    """
+    verified = verified_identity(user)
+    if verified is None or verified.id_number_enc is None:
+        return None
+    number = crypto().decrypt(verified.id_number_enc) or ""
+    return DISTRICT_OF_REGION.get(number[:6])
 
 
 # The trust feature tells whether a user is on the red or black list: function(user) → status or None.

@@ -12,7 +12,7 @@ from marketplace.db import UTCDateTime, db, utcnow
 
 CATEGORIES = ("phone", "appliance", "vehicle", "books", "clothing", "furniture", "bicycles", "baby", "other")
 GRADED_CATEGORIES = ("phone", "appliance", "vehicle")
-STATUSES = ("active", "reserved", "sold", "removed", "withdrawn")
+STATUSES = ("active", "reserved", "sold", "removed", "withdrawn", "swapped")
 MAX_PHOTOS = 9
 
 
@@ -27,6 +27,7 @@ class Listing(db.Model):
         sa.Index("ix_listings_status_price", "status", "price_fen", "id"),
         sa.Index("ix_listings_seller_status", "seller_id", "status"),
         sa.Index("ix_listings_status_category_id", "status", "category", "id"),
+        sa.Index("ix_listings_event_status", "event_id", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -45,7 +46,10 @@ class Listing(db.Model):
     # Appliances past their safe service life: a warning, and gas/water heaters for recycling only.
     safety_warning: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     recycle_only: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
-    event_id: Mapped[int | None] = mapped_column(default=None)
+    # The flea market or swap event the stallholder brings it to ("at the event").
+    event_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("events.id", ondelete="RESTRICT", use_alter=True), default=None
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

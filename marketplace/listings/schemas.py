@@ -12,7 +12,7 @@ from marketplace.listings.models import CATEGORIES
 
 Category = Literal[CATEGORIES]  # type: ignore[valid-type]
 District = Literal[tuple(DISTRICTS)]  # type: ignore[valid-type]
-ApiStatus = Literal["active", "reserved", "sold", "removed"]
+ApiStatus = Literal["active", "reserved", "sold", "swapped", "removed"]
 Sort = Literal["relevance", "newest", "price_asc", "price_desc"]
 # A checklist answer: a gate or yes/no item, a number, or a choice/text/IMEI/VIN/date string.
 Answer = bool | int | float | str | None

@@ -113,6 +113,8 @@ class SearchParams:
     min_price_fen: int | None = None
     max_price_fen: int | None = None
     seller_id: int | None = None
+    # Listings brought to one flea market or swap event (its page searches them).
+    event_id: int | None = None
     sort: str = "newest"
     cursor: str | None = None
     limit: int = 20
@@ -191,6 +193,8 @@ def _check(p: SearchParams) -> _Checked:
         errors["max_price_fen"] = [_l("最高价不能低于最低价。")]
     if p.seller_id is not None and (not _is_int(p.seller_id) or not 0 < p.seller_id <= MAX_ID):
         errors["seller_id"] = [_l("没有这个卖家。")]
+    if p.event_id is not None and (not _is_int(p.event_id) or not 0 < p.event_id <= MAX_ID):
+        errors["event_id"] = [_l("没有这个活动。")]
     terms = query_terms(p.q) if isinstance(p.q, str) else []
     sort = p.sort if p.sort != "relevance" or terms else "newest"
     key = None
@@ -207,7 +211,7 @@ def _check(p: SearchParams) -> _Checked:
 # --- searching ------------------------------------------------------------------------------
 
 
-FILTERS = ("category", "grade", "district", "min_price_fen", "max_price_fen", "seller_id")
+FILTERS = ("category", "grade", "district", "min_price_fen", "max_price_fen", "seller_id", "event_id")
 
 
 def _filter_values(p: SearchParams) -> dict:
@@ -221,7 +225,7 @@ def _filter_values(p: SearchParams) -> dict:
 def _conditions(filters: tuple[str, ...]) -> list:
     """Active listings, and one condition per given filter, its value a bind parameter of the same name."""
     columns = {"category": Listing.category, "grade": Listing.grade, "district": Listing.district}
-    columns |= {"seller_id": Listing.seller_id}
+    columns |= {"seller_id": Listing.seller_id, "event_id": Listing.event_id}
     conditions = [Listing.status == "active"]
     for name in filters:
         if name == "min_price_fen":

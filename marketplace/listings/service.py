@@ -64,9 +64,10 @@ STATUS_LABELS = {
     "sold": _l("已售出"),
     "withdrawn": _l("已下架"),
     "removed": _l("已被移除"),
+    "swapped": _l("已交换"),
 }
 # Anyone may open these; withdrawn and removed ones only their seller and moderators.
-PUBLIC_STATUSES = ("active", "reserved", "sold")
+PUBLIC_STATUSES = ("active", "reserved", "sold", "swapped")
 EDITABLE_STATUSES = ("active", "withdrawn")
 
 # --- who may do what --------------------------------------------------------------
@@ -173,7 +174,7 @@ def can_mark_sold(user: User | None, listing: Listing) -> bool:
 
 def can_remove(user: User | None, listing: Listing) -> bool:
     """Moderators may remove any listing that is not sold."""
-    return is_moderator(user) and listing.status not in ("sold", "removed")
+    return is_moderator(user) and listing.status not in ("sold", "swapped", "removed")
 
 
 # --- reading --------------------------------------------------------------------------
@@ -361,10 +362,28 @@ def _check_recycle(recycle_only: bool, price_fen: int | None, price_field: str, 
         )
 
 
-def _check_event(event_id: int | None, errors: dict[str, list[str]]) -> None:
-    # Listings join flea markets and swaps with the events feature; until then no event exists.
-    if event_id is not None:
+# The events feature says whether a seller may bring listings to an event:
+# check(user, event_id) → None, or the reason in words (events → listings, never back).
+EVENT_CHECKS: list[Callable[[User, int], str | None]] = []
+
+
+def register_event_check(check: Callable[[User, int], str | None]) -> Callable[[User, int], str | None]:
+    """Let the events feature vet `event_id` on a listing (idempotent)."""
+    if check not in EVENT_CHECKS:
+        EVENT_CHECKS.append(check)
+    return check
+
+
+def _check_event(user: User, event_id: int | None, errors: dict[str, list[str]]) -> None:
+    if event_id is None:
+        return
+    if not EVENT_CHECKS:
         errors["event_id"] = [_("找不到该活动")]
+    for check in EVENT_CHECKS:
+        reason = check(user, event_id)
+        if reason:
+            errors["event_id"] = [reason]
+            return
 
 
 # --- writing --------------------------------------------------------------------------
@@ -383,7 +402,7 @@ def create(user: User, data: ListingInput) -> Listing:
     district = (data.district or "").strip()
     if district not in DISTRICTS:
         errors["district"] = [_("请选择所在区县")]
-    _check_event(data.event_id, errors)
+    _check_event(user, data.event_id, errors)
     columns, blocked = grade_columns(category, data.grading, errors) if category in CATEGORIES else ({}, [])
     _check_recycle(columns.get("recycle_only", False), price_fen, price_field, errors)
     _refuse(errors, blocked)
@@ -395,6 +414,7 @@ def create(user: User, data: ListingInput) -> Listing:
         price_fen=price_fen,
         district=district,
         status="active",
+        event_id=data.event_id,
         **columns,
     )
     db.session.add(listing)
@@ -424,7 +444,12 @@ def edit(user: User, listing: Listing, data: ListingInput) -> Listing:
             errors["district"] = [_("请选择所在区县")]
         changes["district"] = district
     if data.event_id is not None:
-        _check_event(data.event_id, errors)
+        # 0 takes the listing away from its event; another id brings it to that event.
+        if data.event_id == 0:
+            changes["event_id"] = None
+        elif data.event_id != listing.event_id:
+            _check_event(user, data.event_id, errors)
+            changes["event_id"] = data.event_id
     blocked: list[str] = []
     if data.grading is not None:
         columns, blocked = grade_columns(listing.category, data.grading, errors)
@@ -498,6 +523,24 @@ def sell_to_order(listing: Listing) -> bool:
     except Conflict:
         return False
     return True
+
+
+def swap_away(listings: list[Listing]) -> None:
+    """Mark listings swapped at an event, all or none: Conflict if any is no longer on sale."""
+    ids = [listing.id for listing in listings]
+    result = db.session.execute(
+        sa.update(Listing)
+        .where(Listing.id.in_(ids), Listing.status == "active")
+        .values(status="swapped", updated_at=Listing.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != len(ids):
+        # The caller's transaction rolls back: none of them is marked.
+        raise Conflict(_("交换的商品中有的已经售出、预订或下架，这次交换不能完成。"))
+    for listing in listings:
+        db.session.refresh(listing)
+        search.index_listing(listing)
+        _left_sale(listing)
 
 
 def _owned(user: User, listing: Listing) -> None:

@@ -22,7 +22,7 @@ from marketplace.moderation.models import REPORT_REASONS, REPORT_SOURCES, Report
 
 DETAIL_MAX = 1000
 # Listings a visitor can still open: reports on them make sense (a sold item may prove counterfeit).
-VISIBLE_STATUSES = ("active", "reserved", "sold")
+VISIBLE_STATUSES = ("active", "reserved", "sold", "swapped")
 REASON_LABELS = {
     "exaggeration": _l("夸大宣传"),
     "hidden_defect": _l("隐瞒关键信息或缺陷"),

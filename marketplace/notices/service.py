@@ -54,6 +54,20 @@ TEXTS = {
     "appeal.upheld": _l("你对审核决定 #%(decision)s 的申诉未被采纳，原决定维持，理由见审核决定页面。"),
     "appeal.overturned": _l("你对审核决定 #%(decision)s 的申诉成立：原决定已撤销，扣除的信用分已返还。"),
     "rating.folded": _l("你在订单 #%(order)s 中收到或给出的一条评价已被审核员折叠：%(reason)s"),
+    "event.changed": _l("你报名的活动“%(title)s”修改了时间或地点，请查看活动页面。"),
+    "event.cancelled": _l("你报名的活动“%(title)s”已被组织者取消：%(reason)s"),
+    "event.promoted": _l("有摊主取消了报名，你已从候补名单转为“%(title)s”的正式摊主。签到码见“我的活动”。"),
+    "event.no_show": _l(
+        "你报名在“%(title)s”摆摊，但既没有提前 24 小时取消，也没有签到，按信用规则扣 %(points)s 分。"
+        "如有正当原因，可在 %(days)s 天内申诉。"
+    ),
+    "event.no_show_appealed": _l("有摊主对“%(title)s”的缺席记录提出了申诉，请在活动管理页处理。"),
+    "event.no_show_excused": _l("你对“%(title)s”缺席的申诉已被接受，扣分已撤销。"),
+    "event.no_show_upheld": _l("你对“%(title)s”缺席的申诉未被接受，扣分维持，理由见报名页面。"),
+    "swap.offered": _l("有人想用自己的商品换你的“%(title)s”，请查看并答复。"),
+    "swap.accepted": _l("“%(title)s”的交换已成交，订单已完成，请在 14 天内评价对方。"),
+    "swap.declined": _l("对方婉拒了你对“%(title)s”的交换请求。"),
+    "swap.void": _l("你对“%(title)s”的交换请求已失效：其中的商品已经换给了别人或不再出售。"),
 }
 
 

@@ -20,6 +20,9 @@ SUBJECTS = {
     "order": ("orders.detail", "order_id"),
     "decision": ("moderation.decision", "decision_id"),
     "listing": ("listings.detail", "listing_id"),
+    "event": ("events.detail", "event_id"),
+    "registration": ("events.registration", "registration_id"),
+    "swap": ("events.swap", "offer_id"),
 }
 # Where on the subject's page a kind of notice points.
 ANCHORS = {"order.message": "messages", "rating.": "ratings"}

@@ -78,6 +78,11 @@ class Order(db.Model):
     # The agreed price and how it is paid, face to face: the platform holds no money.
     price_fen: Mapped[int] = mapped_column(sa.BigInteger)
     payment_method: Mapped[str] = mapped_column(sa.String(8), default="cash", server_default="cash")
+    # A swap at an event: each side's listing changes hands in an order of its own, completed
+    # at once (price 0); the two parties then rate each other as for any order.
+    swap_offer_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("swap_offers.id", ondelete="RESTRICT", use_alter=True), default=None, index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

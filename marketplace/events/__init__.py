@@ -1,0 +1,1 @@
+"""Campus flea markets, community swap events and book-sharing days."""
