@@ -4,7 +4,6 @@ their codes; both rate each other on the swap orders; a resident is refused with
 
 from __future__ import annotations
 
-import contextlib
 import re
 from datetime import timedelta
 
@@ -12,50 +11,14 @@ import icalendar
 import pytest
 import sqlalchemy as sa
 
+from tests.e2e.pages import id_in, log_in, main_text, rate, writing
+
 pytestmark = pytest.mark.e2e
 
 TITLE = "宁夏大学毕业季跳蚤市场"
 BIKE = "永久 复古自行车 26 寸 车筐和锁一起送"
 BOOK = "《线性代数》同济第六版 附习题册"
 COAT = "优衣库 摇粒绒外套 L 码"
-
-
-def _log_in(page, user, password):
-    page.goto("/login")
-    page.get_by_label("用户名").fill(user.username)
-    page.get_by_label("密码").fill(password)
-    page.get_by_role("button", name="登录").click()
-
-
-def _main(page) -> str:
-    return page.locator("main").inner_text()
-
-
-def _id_in(url: str, prefix: str) -> int:
-    match = re.search(rf"/{prefix}/(\d+)", url)
-    assert match, url
-    return int(match.group(1))
-
-
-def _rate(page, scores: dict[str, int], comment: str):
-    for legend, score in scores.items():
-        page.locator("fieldset", has_text=legend).get_by_label(f"{score} 分", exact=True).check()
-    page.get_by_label("评价内容（选填）").fill(comment)
-    page.get_by_role("button", name="提交评价").click()
-
-
-@contextlib.contextmanager
-def _writing(db):
-    """Writes from the test while the server runs: a fresh transaction that takes SQLite's write lock."""
-    from marketplace.db import write_intent
-
-    db.session.rollback()
-    token = write_intent.set(True)
-    try:
-        yield
-        db.session.commit()
-    finally:
-        write_intent.reset(token)
 
 
 def _local(moment) -> str:
@@ -105,7 +68,7 @@ def test_campus_flea_market_from_announcement_to_ratings(page_for, people, passw
     # The organiser announces a market for 宁夏大学's students, the day after tomorrow, through the form.
     starts = (utcnow() + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
     org = page_for()
-    _log_in(org, organiser, password)
+    log_in(org, organiser, password)
     org.goto("/events/new")
     org.get_by_label("活动名称").fill(TITLE)
     org.get_by_label("活动类型").select_option(label="校园跳蚤市场")
@@ -119,16 +82,16 @@ def test_campus_flea_market_from_announcement_to_ratings(page_for, people, passw
     org.get_by_label("学校", exact=True).select_option(label="宁夏大学")
     org.get_by_label("活动介绍（选填）").fill("毕业生清宿舍专场：教材、衣物、自行车。")
     org.get_by_role("button", name="发布活动").click()
-    assert "活动已发布" in _main(org)
-    event_id = _id_in(org.url, "events")
-    assert "仅限宁夏大学已认证的学生" in _main(org)
+    assert "活动已发布" in main_text(org)
+    event_id = id_in(org.url, "events")
+    assert "仅限宁夏大学已认证的学生" in main_text(org)
 
     # 林 registers a stall: her check-in code is on the registration page, as text and as a QR code.
     stall = page_for()
-    _log_in(stall, lin, password)
+    log_in(stall, lin, password)
     stall.goto(f"/events/{event_id}")
     stall.get_by_role("button", name="报名摆摊", exact=True).click()
-    assert "报名成功" in _main(stall)
+    assert "报名成功" in main_text(stall)
     lin_code = stall.locator(".checkin-code__text").inner_text().strip()
     assert re.fullmatch(r"[A-Z0-9]{8}", lin_code), lin_code
     assert stall.locator("figure.qr svg").count() == 1
@@ -139,7 +102,7 @@ def test_campus_flea_market_from_announcement_to_ratings(page_for, people, passw
     stall.get_by_label(BIKE).check()
     stall.get_by_label(BOOK).check()
     stall.get_by_role("button", name="带到活动").click()
-    assert "已把 2 件商品带到活动" in _main(stall)
+    assert "已把 2 件商品带到活动" in main_text(stall)
     stall.goto(f"/events/{event_id}")
     cards = stall.locator("#listings li.card")
     assert cards.count() == 2
@@ -149,17 +112,17 @@ def test_campus_flea_market_from_announcement_to_ratings(page_for, people, passw
 
     # 何 registers to come and look around, and offers his coat for her bicycle.
     visitor = page_for()
-    _log_in(visitor, he, password)
+    log_in(visitor, he, password)
     visitor.goto(f"/events/{event_id}")
     visitor.get_by_role("button", name="报名逛集").click()
-    assert "报名成功" in _main(visitor)
+    assert "报名成功" in main_text(visitor)
     he_code = visitor.locator(".checkin-code__text").inner_text().strip()
     visitor.goto(f"/events/{event_id}")
     visitor.locator("#listings li.card", has_text=BIKE).get_by_role("link", name="用我的商品交换").click()
     visitor.get_by_label(COAT).check()
     visitor.get_by_label("给对方留言（选填）").fill("外套只穿过一冬，想换你的自行车上课骑。")
     visitor.get_by_role("button", name="发出交换请求").click()
-    assert "等待对方答复" in _main(visitor)
+    assert "等待对方答复" in main_text(visitor)
     swap_url = visitor.url
 
     # 林 finds the offer among her events and accepts it: both listings swapped, a completed order for each side.
@@ -167,7 +130,7 @@ def test_campus_flea_market_from_announcement_to_ratings(page_for, people, passw
     stall.get_by_role("link", name=re.compile("想用")).click()
     assert stall.url == swap_url
     stall.get_by_role("button", name="接受交换").click()
-    assert "交换成功" in _main(stall)
+    assert "交换成功" in main_text(stall)
     db.session.rollback()
     titles = {listing.title: listing for listing in db.session.scalars(sa.select(Listing))}
     assert titles[BIKE].status == titles[COAT].status == "swapped" and titles[BOOK].status == "active"
@@ -180,14 +143,14 @@ def test_campus_flea_market_from_announcement_to_ratings(page_for, people, passw
 
     # A resident of the city who is not a student is refused while registration is open, and told why.
     outsider = page_for()
-    _log_in(outsider, resident, password)
+    log_in(outsider, resident, password)
     outsider.goto(f"/events/{event_id}")
-    assert "本活动仅限已认证的宁夏大学学生报名" in _main(outsider)
+    assert "本活动仅限已认证的宁夏大学学生报名" in main_text(outsider)
     assert outsider.get_by_role("button", name="报名摆摊").count() == 0
 
     # The market starts: half an hour ago. The organiser checks both in by the codes they show.
     now = utcnow().replace(microsecond=0)
-    with _writing(db):
+    with writing(db):
         db.session.execute(
             sa.update(Event)
             .where(Event.id == event_id)
@@ -213,24 +176,24 @@ def test_campus_flea_market_from_announcement_to_ratings(page_for, people, passw
         (he.id, "visitor", organiser.id),
     }
     stall.goto("/me/events")
-    assert "已签到" in _main(stall)
+    assert "已签到" in main_text(stall)
 
     # Both rate each other on both orders of the swap (the order pages, reached from the swap page).
     stall.goto(swap_url)
     assert stall.get_by_role("link", name=re.compile("去评价")).count() == 2
     stall.goto(f"/orders/{bike_order}")  # 林 sold her bicycle
-    _rate(stall, {"守时": 5, "沟通": 5}, "准时到摊位，交换很顺利。")
+    rate(stall, {"守时": 5, "沟通": 5}, "准时到摊位，交换很顺利。")
     stall.goto(f"/orders/{coat_order}")  # 林 got the coat
-    _rate(stall, {"描述相符": 5, "沟通": 5, "守时": 5}, "外套和描述一样，很干净。")
+    rate(stall, {"描述相符": 5, "沟通": 5, "守时": 5}, "外套和描述一样，很干净。")
     visitor.goto(f"/orders/{bike_order}")
-    assert "对方已经评价了你" in _main(visitor)
-    _rate(visitor, {"描述相符": 4, "沟通": 5, "守时": 5}, "车况不错，车筐也送了。")
+    assert "对方已经评价了你" in main_text(visitor)
+    rate(visitor, {"描述相符": 4, "沟通": 5, "守时": 5}, "车况不错，车筐也送了。")
     visitor.goto(f"/orders/{coat_order}")
-    _rate(visitor, {"守时": 5, "沟通": 5}, "很爽快的买家。")
-    main = _main(visitor)
+    rate(visitor, {"守时": 5, "沟通": 5}, "很爽快的买家。")
+    main = main_text(visitor)
     assert "外套和描述一样" in main and "很爽快的买家" in main
     stall.goto(f"/orders/{bike_order}")
-    main = _main(stall)
+    main = main_text(stall)
     assert "车况不错" in main and "准时到摊位" in main
 
     # The calendar link gives a text/calendar document a calendar application imports.

@@ -2,21 +2,9 @@
 
 import pytest
 
+from tests.e2e.pages import log_in, rate
+
 pytestmark = pytest.mark.e2e
-
-
-def _log_in(page, user, password):
-    page.goto("/login")
-    page.get_by_label("用户名").fill(user.username)
-    page.get_by_label("密码").fill(password)
-    page.get_by_role("button", name="登录").click()
-
-
-def _rate(page, scores: dict[str, int], comment: str):
-    for legend, score in scores.items():
-        page.locator("fieldset", has_text=legend).get_by_label(f"{score} 分", exact=True).check()
-    page.get_by_label("评价内容（选填）").fill(comment)
-    page.get_by_role("button", name="提交评价").click()
 
 
 def test_buy_accept_hand_over_and_rate_blind(page_for, make_listing, seller, buyer, password, app):
@@ -28,7 +16,7 @@ def test_buy_accept_hand_over_and_rate_blind(page_for, make_listing, seller, buy
 
     # The buyer asks for it from the listing page; a phone number in the message is refused, the rest kept.
     shopper = page_for()
-    _log_in(shopper, buyer, password)
+    log_in(shopper, buyer, password)
     shopper.goto(f"/listings/{listing_id}")
     shopper.get_by_role("link", name="我想要").click()
     shopper.get_by_label("给卖家留言（选填）").fill("周六上午可以吗？我的电话 13912345678")
@@ -41,7 +29,7 @@ def test_buy_accept_hand_over_and_rate_blind(page_for, make_listing, seller, buy
 
     # The seller sees the notice in the header, opens it and accepts, confirming on a page of its own.
     shop = page_for()
-    _log_in(shop, seller, password)
+    log_in(shop, seller, password)
     shop.get_by_role("navigation", name="主导航").get_by_role("link", name="通知").click()
     shop.get_by_role("button", name="有人想买你的", exact=False).first.click()
     assert shop.url == order_url
@@ -54,7 +42,7 @@ def test_buy_accept_hand_over_and_rate_blind(page_for, make_listing, seller, buy
     shopper.get_by_role("link", name="确认收货").click()
     shopper.get_by_role("button", name="确认收货").click()
     assert "已完成" in shopper.locator("main").inner_text()
-    _rate(shopper, {"描述相符": 1, "沟通": 4, "守时": 5}, "屏幕有划痕，描述说没有。")
+    rate(shopper, {"描述相符": 1, "沟通": 4, "守时": 5}, "屏幕有划痕，描述说没有。")
     assert "等待对方评价" in shopper.locator("main").inner_text()
 
     shop.goto(order_url)
@@ -62,7 +50,7 @@ def test_buy_accept_hand_over_and_rate_blind(page_for, make_listing, seller, buy
     assert "对方已经评价了你" in main and "屏幕有划痕" not in main
 
     # Once the seller has rated too, both ratings are shown to both.
-    _rate(shop, {"守时": 5, "沟通": 5}, "买家很准时。")
+    rate(shop, {"守时": 5, "沟通": 5}, "买家很准时。")
     main = shop.locator("main").inner_text()
     assert "屏幕有划痕" in main and "买家很准时" in main
     shopper.goto(order_url)

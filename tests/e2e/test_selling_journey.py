@@ -2,16 +2,10 @@
 
 import pytest
 
+from tests.e2e.pages import log_in
 from tests.listings.sellers import IMEI, jpeg_bytes, phone_answers
 
 pytestmark = pytest.mark.e2e
-
-
-def _log_in(page, user, password):
-    page.goto("/login")
-    page.get_by_label("用户名").fill(user.username)
-    page.get_by_label("密码").fill(password)
-    page.get_by_role("button", name="登录").click()
 
 
 def _fill_checklist(page, answers):
@@ -32,12 +26,12 @@ def test_list_a_phone_see_grade_a_and_find_it(page_for, verified_user, make_user
 
     # Someone not yet verified is sent to verification.
     page = page_for()
-    _log_in(page, newcomer, password)
+    log_in(page, newcomer, password)
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="发布闲置").click()
     assert "实名认证" in page.locator("main").inner_text()
 
     page = page_for()
-    _log_in(page, seller, password)
+    log_in(page, seller, password)
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="发布闲置").click()
     page.get_by_role("link", name="手机").click()
     page.get_by_label("标题").fill("华为 Mate 60 手机 256GB")
