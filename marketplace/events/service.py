@@ -435,6 +435,25 @@ def get_registration(user: User, registration_id: int) -> Registration:
     return registration
 
 
+def waitlist_count(event: Event) -> int:
+    """How many stallholders wait for a stall."""
+    return db.session.scalar(
+        sa.select(sa.func.count()).where(Registration.event_id == event.id, Registration.status == "waitlisted")
+    )
+
+
+def recent_checkins(event: Event, limit: int = 10) -> list[Registration]:
+    """The latest check-ins, newest first (the check-in page lists them)."""
+    return list(
+        db.session.scalars(
+            sa.select(Registration)
+            .where(Registration.event_id == event.id, Registration.checked_in_at.is_not(None))
+            .order_by(Registration.checked_in_at.desc(), Registration.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 def waitlist_position(registration: Registration) -> int | None:
     """1 for the first in line; None when not waiting."""
     if registration.status != "waitlisted":

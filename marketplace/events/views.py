@@ -95,12 +95,6 @@ def _ids(name: str) -> list[int]:
     return out
 
 
-def _waiting(event) -> int:
-    return db.session.scalar(
-        sa.select(sa.func.count()).where(Registration.event_id == event.id, Registration.status == "waitlisted")
-    )
-
-
 # --- the list and the calendar -----------------------------------------------------------------------
 
 
@@ -227,7 +221,7 @@ def detail(event_id: int):
         can_manage=service.can_manage(user, event),
         can_bring=user is not None and service.why_not_bring(user, event) is None,
         can_swap=can_swap,
-        waiting=_waiting(event),
+        waiting=service.waitlist_count(event),
         live=service.is_live(event),
         ended=service.has_ended(event),
         q=q,
@@ -605,17 +599,6 @@ def console(event_id: int):
     )
 
 
-def _recent_checkins(event) -> list[Registration]:
-    return list(
-        db.session.scalars(
-            sa.select(Registration)
-            .where(Registration.event_id == event.id, Registration.checked_in_at.is_not(None))
-            .order_by(Registration.checked_in_at.desc(), Registration.id.desc())
-            .limit(RECENT_CHECKINS)
-        )
-    )
-
-
 def _render_checkin(event, form, *, done=None, error=None, status: int = 200):
     opens, closes = service.checkin_window(event)
     return (
@@ -625,7 +608,7 @@ def _render_checkin(event, form, *, done=None, error=None, status: int = 200):
             form=form,
             done=done,
             error=error,
-            recent=_recent_checkins(event),
+            recent=service.recent_checkins(event, RECENT_CHECKINS),
             checkin_opens=opens,
             checkin_closes=closes,
             checkin_open=opens <= utcnow() <= closes and event.status != "cancelled",
