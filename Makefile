@@ -5,8 +5,8 @@
 #   make test    the whole test suite in the same environment
 #
 # Settings (environment or command line): VENV, PYTHON, HOST, PORT, PYTEST_ARGS,
-# PYTEST_WORKERS, GUNICORN_WORKERS, BIND; the app itself reads DATABASE_URL,
-# REDIS_URL and MARKETPLACE_* (see README.md).
+# PYTEST_WORKERS; the app itself reads DATABASE_URL, REDIS_URL and MARKETPLACE_*
+# (see README.md); make serve's gunicorn reads GUNICORN_* (gunicorn.conf.py).
 
 VENV ?= .venv
 # The interpreter the venv is made from: python3.11 if there is one, else python3.
@@ -20,8 +20,8 @@ PYTEST_WORKERS ?= auto
 # make bench-search: how many listings to seed, and any further arguments of benchmarks/search.py.
 BENCH_ROWS ?= 200000
 BENCH_ARGS ?=
-GUNICORN_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 + 1 )))
-BIND ?= 127.0.0.1:8000
+# make bench: further arguments of benchmarks/http.py (--postgresql-url URL|none, --million, --duration S, ...).
+BENCH_HTTP_ARGS ?=
 
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
@@ -34,7 +34,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_NO_INPUT := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-runtime translations db run seed test lint format serve clean bench-search
+.PHONY: help install install-runtime translations db run seed test lint format serve clean bench-search bench
 
 help:
 	@echo "make run          install, translate, upgrade the database, seed demo data once, serve http://$(HOST):$(PORT)"
@@ -45,9 +45,11 @@ help:
 	@echo "make db           upgrade the database to the newest migration (DATABASE_URL or instance/marketplace.db)"
 	@echo "make lint         ruff check + ruff format --check"
 	@echo "make format       ruff format + ruff check --fix"
-	@echo "make serve        gunicorn wsgi:app (GUNICORN_WORKERS=$(GUNICORN_WORKERS), BIND=$(BIND))"
+	@echo "make serve        gunicorn wsgi:app, settings from GUNICORN_* (gunicorn.conf.py; docs/DEPLOY.md)"
 	@echo "make bench-search search benchmark: BENCH_ROWS=$(BENCH_ROWS) listings in a temp SQLite file vs a LIKE baseline"
 	@echo "                  (BENCH_ARGS='--database-url postgresql://...' for PostgreSQL)"
+	@echo "make bench        HTTP benchmark: BENCH_ROWS=$(BENCH_ROWS) listings, gunicorn + wrk, each page as a share of"
+	@echo "                  hello-world, SQLite then PostgreSQL beside it (BENCH_HTTP_ARGS='--postgresql-url none', '--million')"
 	@echo "make clean        remove $(VENV) and caches (never instance/: it holds the keys)"
 
 # --- environment -------------------------------------------------------------
@@ -109,8 +111,10 @@ run: translations seed
 	  $(FLASK) run --host $(HOST) --port $(PORT)
 
 # Production: behind an HTTPS proxy, with `make db` run once per release beforehand.
+# Every gunicorn setting comes from the environment (GUNICORN_WORKERS, GUNICORN_BIND, ...;
+# `make serve GUNICORN_WORKERS=4` works too): see gunicorn.conf.py and docs/DEPLOY.md.
 serve: $(RUNTIME_STAMP) translations
-	$(BIN)/gunicorn --workers $(GUNICORN_WORKERS) --bind $(BIND) --access-logfile - wsgi:app
+	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
 
 # --- checks ------------------------------------------------------------------
 
@@ -137,6 +141,19 @@ format: $(DEV_STAMP)
 # prints a table and PASS/FAIL per target, writes benchmarks/results/search-<timestamp>.json.
 bench-search: $(RUNTIME_STAMP)
 	$(BIN)/python benchmarks/search.py --rows $(BENCH_ROWS) $(BENCH_ARGS)
+
+# The HTTP benchmark loads the server with wrk (Debian's package; installed here when root with apt-get).
+# Seeds its own databases (a temp SQLite file, and a PostgreSQL database it drops and creates);
+# prints the table of ratios to hello-world with ok/LOW per target and writes benchmarks/results/http-*.json.
+bench: $(RUNTIME_STAMP) translations
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's wrk"; \
+	    apt-get install -y -q wrk </dev/null || { apt-get update -q && apt-get install -y -q wrk </dev/null; }; \
+	  else \
+	    echo "error: make bench needs wrk: apt-get install wrk" >&2; exit 1; \
+	  fi; }
+	$(BIN)/python benchmarks/http.py --rows $(BENCH_ROWS) $(BENCH_HTTP_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -78,12 +78,26 @@ def create_app(config: dict | None = None) -> Flask:
     _register_features(app)
     _register_request_hooks(app)
 
+    from marketplace import pagecache
+
+    pagecache.init_app(app)
+
     from marketplace.cli import register_cli
     from marketplace.errors import register_error_handlers
 
     register_error_handlers(app)
     register_cli(app)
     return app
+
+
+def compile_templates(app: Flask) -> int:
+    """Compile every page template into the app's Jinja cache now (gunicorn's master does it once
+    before forking, so every worker starts with them); returns how many."""
+    env = app.jinja_env
+    names = [name for name in env.list_templates() if name.endswith((".html", ".ics", ".txt", ".xml"))]
+    for name in names:
+        env.get_template(name)
+    return len(names)
 
 
 def _instance_secret(app: Flask, name: str) -> str:

@@ -43,6 +43,11 @@ class Config:
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     LANGUAGES: ClassVar[dict[str, str]] = {"zh_Hans_CN": "简体中文", "en": "English"}
 
+    # Public pages kept for anonymous visitors (marketplace/pagecache.py): on/off, longest age, bytes per process.
+    PAGE_CACHE = True
+    PAGE_CACHE_SECONDS = 60
+    PAGE_CACHE_MAX_BYTES = 16 * 1024 * 1024
+
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_STRATEGY = "moving-window"

@@ -98,6 +98,9 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        # The page cache's commit hook (marketplace/pagecache.py) stays out of the migration, which
+        # may create or drop its table; every table gets a new token once the migration is done.
+        connection.info["pagecache_skip"] = True
         sqlite = connection.dialect.name == "sqlite"
         if sqlite:
             # Batch mode copies a table and drops the old one; with foreign keys on, SQLite
@@ -117,6 +120,24 @@ def run_migrations_online():
             connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
             if broken:
                 raise RuntimeError(f"the migration left rows whose foreign keys point nowhere: {broken[:5]}")
+        _invalidate_kept_pages(connection)
+
+
+def _invalidate_kept_pages(connection):
+    """A migration may change rows of any table: every page a running server keeps becomes stale."""
+    import secrets
+
+    import sqlalchemy as sa
+
+    tables = sa.inspect(connection).get_table_names()
+    if "cache_versions" not in tables:
+        return
+    upsert = sa.text(
+        "INSERT INTO cache_versions (name, token) VALUES (:name, :token) "
+        "ON CONFLICT (name) DO UPDATE SET token = excluded.token"
+    )
+    connection.execute(upsert, [{"name": name, "token": secrets.randbits(62)} for name in tables])
+    connection.commit()
 
 
 if context.is_offline_mode():

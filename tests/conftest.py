@@ -148,10 +148,14 @@ class CsrfClient(FlaskClient):
     """A test client that sends the CSRF token with form posts, as a browser would."""
 
     def csrf_token(self) -> str:
-        html = self.get("/").get_data(as_text=True)
-        match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html)
-        assert match, "no CSRF token found on the home page"
-        return match.group(1)
+        # Signed in, the layout's logout form has one; a visitor's public pages have none (they are
+        # cached for everyone), so the login form gives it.
+        for path in ("/", "/login"):
+            html = self.get(path).get_data(as_text=True)
+            match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html)
+            if match:
+                return match.group(1)
+        raise AssertionError("no CSRF token found on the home page or the login page")
 
     def open(self, *args, **kwargs):
         method = (kwargs.get("method") or "GET").upper()

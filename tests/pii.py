@@ -39,7 +39,8 @@ class PiiWatch:
         if not response.direct_passthrough:
             body = response.get_data()
             # Text as text; anything else (a photo) byte for byte, so digits in it are still seen.
-            text = body.decode("utf-8") if response.mimetype.startswith(("text/", "application/")) else None
+            textual = (response.mimetype or "text/").startswith(("text/", "application/"))  # a 304 has none
+            text = body.decode("utf-8") if textual else None
             self.check_text(where + " body", text if text is not None else body.decode("latin-1"))
         for key, value in response.headers.items():
             self.check_text(f"{where} header {key}", value)

@@ -603,9 +603,10 @@ def withdraw_swap(*, user, offer_id: int):
 )
 def list_my_swaps(*, user):
     mine = swaps.for_user(user)
+    orders = swaps.order_ids_of([*mine["received"], *mine["sent"]])
     return SwapLists(
-        received=[swap_out(offer, user) for offer in mine["received"]],
-        sent=[swap_out(offer, user) for offer in mine["sent"]],
+        received=[swap_out(offer, user, orders.get(offer.id, [])) for offer in mine["received"]],
+        sent=[swap_out(offer, user, orders.get(offer.id, [])) for offer in mine["sent"]],
     )
 
 

@@ -227,9 +227,40 @@ def for_user(user: User, event: Event | None = None) -> dict[str, list[SwapOffer
         query = query.where(SwapOffer.event_id == event.id)
     received = db.session.scalars(query.where(SwapOffer.owner_id == user.id)).all()
     sent = db.session.scalars(query.where(SwapOffer.offerer_id == user.id)).all()
+    _load_parts([*received, *sent])
     return {"received": list(received), "sent": list(sent)}
+
+
+def _load_parts(offers: list[SwapOffer]) -> None:
+    """The wanted listing, event and parties of every offer in a few queries (not a few per offer)."""
+    if not offers:
+        return
+    db.session.scalars(
+        sa.select(SwapOffer)
+        .where(SwapOffer.id.in_([offer.id for offer in offers]))
+        .options(
+            sa.orm.selectinload(SwapOffer.want_listing),
+            sa.orm.selectinload(SwapOffer.event),
+            sa.orm.selectinload(SwapOffer.offerer),
+            sa.orm.selectinload(SwapOffer.owner),
+        )
+        .execution_options(populate_existing=True)
+    ).all()
 
 
 def orders_of(offer: SwapOffer) -> list[Order]:
     """The completed orders an accepted offer made."""
     return list(db.session.scalars(sa.select(Order).where(Order.swap_offer_id == offer.id).order_by(Order.id)))
+
+
+def order_ids_of(offers: list[SwapOffer]) -> dict[int, list[int]]:
+    """{offer id: the ids of the orders it made} for the accepted ones among `offers`, in one query."""
+    accepted = [offer.id for offer in offers if offer.status == "accepted"]
+    out: dict[int, list[int]] = {offer_id: [] for offer_id in accepted}
+    if accepted:
+        rows = db.session.execute(
+            sa.select(Order.swap_offer_id, Order.id).where(Order.swap_offer_id.in_(accepted)).order_by(Order.id)
+        )
+        for offer_id, order_id in rows:
+            out[offer_id].append(order_id)
+    return out

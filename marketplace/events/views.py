@@ -13,13 +13,11 @@ import io
 from datetime import UTC, date, datetime, timedelta
 
 import segno
-import sqlalchemy as sa
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from markupsafe import Markup
-from sqlalchemy.orm import selectinload
 
 from marketplace import MAX_ID
 from marketplace.accounts.forms import ConfirmForm
@@ -37,7 +35,7 @@ from marketplace.events.forms import (
     ReasonForm,
     RegisterForm,
 )
-from marketplace.events.models import Registration, SwapOffer
+from marketplace.events.models import Registration
 from marketplace.forms_util import apply_domain_error
 from marketplace.identity import service as identity
 from marketplace.identity.places import DISTRICTS, campus_label
@@ -421,30 +419,12 @@ def decide_no_show(registration_id: int):
 # --- my events ----------------------------------------------------------------------------------------
 
 
-def _load_offer_parts(offers: list[SwapOffer]) -> None:
-    """The wanted listing, event and parties of every offer in a few queries (not a few per offer)."""
-    if not offers:
-        return
-    db.session.scalars(
-        sa.select(SwapOffer)
-        .where(SwapOffer.id.in_([offer.id for offer in offers]))
-        .options(
-            selectinload(SwapOffer.want_listing),
-            selectinload(SwapOffer.event),
-            selectinload(SwapOffer.offerer),
-            selectinload(SwapOffer.owner),
-        )
-        .execution_options(populate_existing=True)
-    ).all()
-
-
 @bp.get("/me/events")
 @login_required
 def my():
     """My registrations (the next event first), the swap offers made to me and by me, and events I run."""
     user = _me()
     offers = swaps.for_user(user)
-    _load_offer_parts([*offers["received"], *offers["sent"]])
     return render_template(
         "events/my.html",
         registrations=service.my_registrations(user),

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from werkzeug.exceptions import BadRequest
 
 from marketplace.events import service as events
+from marketplace.extensions import csrf
 from marketplace.listings import service as listings
-from marketplace.security import safe_next
+from marketplace.pagecache import public_page
+from marketplace.security import safe_next, same_origin
 from marketplace.trust import redlist
 from marketplace.trust.views import red_rows
 
@@ -21,6 +25,7 @@ RED_TEASER = 5
 
 
 @bp.get("/")
+@public_page
 def index():
     """The home page, with the newest listings, the next events and the top of the red board."""
     newest = listings.newest(NEWEST)
@@ -35,8 +40,16 @@ def index():
 
 
 @bp.post("/lang/<code>")
+@csrf.exempt
 def set_language(code: str):
-    """Switch the interface language and go back to the page the visitor was on."""
+    """Switch the interface language and go back to the page the visitor was on.
+
+    No CSRF token (the form is on every public page, which must hold nothing per visitor to be
+    cached); a cross-site request is refused by its Origin or Referer instead. The most another
+    site could do with it is change a visitor's language.
+    """
+    if not same_origin():
+        raise BadRequest(_("请求来自其他网站，已拒绝。"))
     target = safe_next(request.form.get("next"), url_for("home.index"))
     if code in current_app.config["LANGUAGES"]:
         session["lang"] = code

@@ -22,6 +22,7 @@ from marketplace.listings.schemas import (
 )
 from marketplace.listings.search import SearchParams, search_listings
 from marketplace.listings.views import photo_url
+from marketplace.pagecache import public_page
 
 TAGS = ("listings",)
 # Werkzeug checks the id converter's range after the method: an id beyond any column on a
@@ -135,6 +136,7 @@ def create_listing(*, user, body: ListingIn):
     response=ListingPage,
     auth="none",
     errors=(422,),
+    decorators=(public_page,),
 )
 def list_listings(*, user, query: ListingQuery):
     page = search_listings(

@@ -3,6 +3,8 @@ my listings, search, and the photos themselves."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -24,6 +26,7 @@ from marketplace.listings import fields, photos, service
 from marketplace.listings.forms import ListingForm
 from marketplace.listings.models import CATEGORIES, MAX_PHOTOS, ListingPhoto
 from marketplace.listings.search import SORTS, SearchPage, SearchParams, highlight, plain_text, search_listings
+from marketplace.pagecache import public_page
 
 bp = Blueprint("listings", __name__)
 
@@ -36,6 +39,16 @@ SEARCH_FILTERS = ("q", "category", "grade", "district", "min_price", "max_price"
 
 
 MINE_PAGE = 30
+
+# Called with the listing's id before its page is made (orders settle what is overdue first).
+SHOW_HOOKS: list[Callable[[int], None]] = []
+
+
+def before_show(hook: Callable[[int], None]) -> Callable[[int], None]:
+    """Register a hook run at the start of the listing page (not when a kept copy is served)."""
+    if hook not in SHOW_HOOKS:
+        SHOW_HOOKS.append(hook)
+    return hook
 
 
 @bp.url_value_preprocessor
@@ -191,8 +204,11 @@ def sell():
 
 
 @bp.get("/listings/<int:listing_id>")
+@public_page
 def detail(listing_id: int):
     """A listing: price, grade with the checklist answers, warnings, photos, the seller."""
+    for hook in SHOW_HOOKS:
+        hook(listing_id)
     viewer = _me()
     listing = service.get_visible(viewer, listing_id)
     standard = grading.get_standard(listing.category)
@@ -202,6 +218,7 @@ def detail(listing_id: int):
     elif not warnings and listing.safety_warning:
         warnings = [_("这件家电已超过安全使用年限，老化可能带来漏电、起火等隐患。")]
     answers = service.visible_answers(viewer, listing)
+    can_relist = service.can_relist(viewer, listing)
     return render_template(
         "listings/detail.html",
         listing=listing,
@@ -216,9 +233,10 @@ def detail(listing_id: int):
         can_edit=service.can_edit(viewer, listing),
         can_withdraw=service.can_withdraw(viewer, listing),
         can_mark_sold=service.can_mark_sold(viewer, listing),
-        can_relist=service.can_relist(viewer, listing),
+        can_relist=can_relist,
         can_remove=service.can_remove(viewer, listing) and not service.is_owner(viewer, listing),
-        relist_form=ConfirmForm(),
+        # Only when shown: a form brings a CSRF token, which keeps the page out of the page cache.
+        relist_form=ConfirmForm() if can_relist else None,
     )
 
 
@@ -439,6 +457,7 @@ def _seller_filter(user_id: int | None):
 
 
 @bp.get("/search")
+@public_page
 def search():
     """Search and browse: words, filters, sorts, and pages by cursor."""
     args = request.args

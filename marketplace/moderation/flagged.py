@@ -23,7 +23,7 @@ from marketplace.listings.models import Listing
 from marketplace.moderation.models import Report
 from marketplace.moderation.risk import standing_violations
 from marketplace.moderation.service import can_review
-from marketplace.trust.service import in_force
+from marketplace.trust.service import in_force_by_user
 from marketplace.trust.service import rule as trust_rule
 
 # Thresholds (moderation practice, not policy: they only decide who is looked at first).
@@ -98,6 +98,7 @@ def flagged(actor: User) -> list[Flagged]:
     if not candidates:
         return []
     users = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(candidates)))}
+    entries = in_force_by_user(candidates)
     out = []
     for user_id in candidates:
         item = Flagged(
@@ -114,7 +115,7 @@ def flagged(actor: User) -> list[Flagged]:
             item.reasons.append("fall")
         if user_id in low:
             item.reasons.append("low_score")
-        item.entry = in_force(user_id)
+        item.entry = entries.get(user_id)
         if item.reasons == ["low_score"] and item.entry is not None:
             continue  # already proposed or listed: nothing more to look at
         out.append(item)

@@ -428,6 +428,16 @@ def overdue_ids(
     return list(db.session.scalars(query))
 
 
+def deadlines_on_listing(listing_id: int) -> list[tuple[int, datetime]]:
+    """(id, due) of the accepted orders on this listing, soonest due first (read only)."""
+    rows = db.session.execute(
+        sa.select(Order.id, Order.accepted_at)
+        .where(Order.listing_id == listing_id, Order.status == "accepted", Order.accepted_at.is_not(None))
+        .order_by(Order.accepted_at)
+    )
+    return [(order_id, accepted_at + AUTO_COMPLETE_AFTER) for order_id, accepted_at in rows]
+
+
 def settle_ids(ids: list[int], now: datetime | None = None) -> int:
     """Settle the given orders (see `settle`); returns how many completed."""
     done = 0

@@ -14,15 +14,17 @@ from flask_login import current_user, login_required
 
 from marketplace import MAX_ID
 from marketplace.accounts.forms import ConfirmForm
-from marketplace.db import db, write_intent
+from marketplace.db import db, utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid
 from marketplace.extensions import message_limit, order_limit
 from marketplace.forms_util import apply_domain_error
 from marketplace.listings import fields
 from marketplace.listings import service as listings
+from marketplace.listings.views import before_show
 from marketplace.orders import labels, messages, queries, service
 from marketplace.orders.boundary import settle_overdue
 from marketplace.orders.forms import AcceptForm, MessageForm, ReasonForm, RequestForm, ResolveForm
+from marketplace.pagecache import keep_until
 
 bp = Blueprint("orders", __name__)
 
@@ -89,20 +91,17 @@ def settle_if_overdue(order) -> None:
     settle_overdue([order.id] if service.is_overdue(order) else [])
 
 
-@bp.before_app_request
-def _settle_on_listing_page():
-    # The listing page (rendered by listings.views, which knows nothing of orders) shows the
-    # listing's status and open requests: an order past its deadline completes first.
-    if request.endpoint != "listings.detail" or request.method != "GET":
-        return
-    listing_id = (request.view_args or {}).get("listing_id")
-    token = write_intent.set(False)
-    try:
-        ids = service.overdue_ids(listing_id=listing_id)
-        db.session.commit()
-    finally:
-        write_intent.reset(token)
-    settle_overdue(ids)
+@before_show
+def _settle_on_listing_page(listing_id: int) -> None:
+    """The listing page (listings.views knows nothing of orders) shows the listing's status and open
+    requests: an order past its deadline completes first, and a kept copy of the page for visitors
+    lasts no longer than the next deadline (a kept copy is served without this hook)."""
+    now = utcnow()
+    due = service.deadlines_on_listing(listing_id)
+    settle_overdue([order_id for order_id, at in due if at <= now])
+    later = [at for _order_id, at in due if at > now]
+    if later:
+        keep_until(min(later))
 
 
 # --- the listing page's panel ---------------------------------------------------------------------

@@ -18,6 +18,7 @@ from marketplace.listings import service as listings
 from marketplace.listings.search import SearchParams, search_listings
 from marketplace.orders import service as orders
 from marketplace.orders.views import render_order
+from marketplace.pagecache import public_page
 from marketplace.ratings import service
 from marketplace.ratings.forms import FoldForm, RatingForm, ReplyForm
 from marketplace.ratings.models import DIMENSIONS
@@ -149,6 +150,7 @@ def _before() -> int | None:
 
 
 @bp.get("/users/<int:user_id>")
+@public_page
 def profile(user_id: int):
     """Anyone's public profile: name, verified mark, credit band, reputation, the ratings received."""
     person = db.session.get(User, user_id)

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm.attributes import set_committed_value
 
 from marketplace.accounts.models import User
 from marketplace.audit.models import AuditEntry
@@ -24,7 +25,7 @@ from marketplace.db import db, utcnow
 from marketplace.errors import Forbidden, Invalid
 from marketplace.identity.service import masked_real_names
 from marketplace.listings.models import Listing
-from marketplace.moderation.models import Appeal, Decision
+from marketplace.moderation.models import Appeal, Decision, Report
 from marketplace.trust import service as trust
 from marketplace.trust.models import BLACKLIST_REASONS, BLACKLIST_STATUSES, BlacklistEntry
 
@@ -214,8 +215,23 @@ class Row:
     appeal: Appeal | None
 
 
+_PEOPLE = ("user", "proposed_by", "decided_by", "closed_by")
+
+
+def _load_people(entries: list[BlacklistEntry]) -> None:
+    """The people each entry names (subject, proposer, reviewer, who closed it) in one query, not one per entry."""
+    ids = {getattr(e, f"{name}_id") for e in entries for name in _PEOPLE} - {None}
+    if not ids:
+        return
+    people = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(ids)))}
+    for entry in entries:
+        for name in _PEOPLE:
+            set_committed_value(entry, name, people.get(getattr(entry, f"{name}_id")))
+
+
 def rows_for(entries: list[BlacklistEntry]) -> list[Row]:
-    """The entries with their masked names, decisions and appeals, loaded in a few queries."""
+    """The entries with their masked names, people, decisions and appeals, loaded in a few queries."""
+    _load_people(entries)
     names = masked_real_names({e.user_id for e in entries})
     decision_ids = {e.decision_id for e in entries if e.decision_id is not None}
     decisions = {}
@@ -257,12 +273,24 @@ def _audit_for(rows: list[Row]) -> list[AuditEntry]:
     return list(db.session.scalars(sa.select(AuditEntry).where(sa.or_(*subjects)).order_by(AuditEntry.seq)))
 
 
+def _load_reports(decisions: list[Decision]) -> None:
+    """The report of every decision (its reason and evidence go into the history) in one query."""
+    if not decisions:
+        return
+    ids = {d.report_id for d in decisions}
+    reports = {r.id: r for r in db.session.scalars(sa.select(Report).where(Report.id.in_(ids)))}
+    for decision in decisions:
+        set_committed_value(decision, "report", reports.get(decision.report_id))
+
+
 def histories(rows: list[Row], now: datetime | None = None) -> dict[int, list[Event]]:
     """{entry id: its history}, with the audit entries and listing titles loaded once for all of them."""
     if not rows:
         return {}
     audit = _audit_for(rows)
+    _load_reports([r.decision for r in rows if r.decision is not None])
     listing_ids = {i for r in rows for i in r.entry.taken_down or []}
+    listing_ids |= {r.decision.listing_id for r in rows if r.decision is not None}
     for entry in audit:
         if entry.action == "blacklist.revoked":
             listing_ids.update(_data(entry).get("restored") or [])
@@ -299,7 +327,7 @@ def _history(row: Row, audit: list[AuditEntry], titles: dict[int, str], now: dat
             "violation": decision.violation,
             "note": decision.note,
             "listing_id": decision.listing_id,
-            "listing_title": snapshot.get("title") or decision.listing.title,
+            "listing_title": snapshot.get("title") or titles.get(decision.listing_id, ""),
         }
     events = [Event(entry.proposed_at, "proposed", entry.proposed_by, proposal)]
     if entry.decided_at is not None:

@@ -86,21 +86,35 @@ def _require_supervisor(actor: User) -> None:
 # --- reading --------------------------------------------------------------------------------------
 
 
+def _in_force_at(now: datetime):
+    """Pending, or active and not yet ended at `now`."""
+    return sa.or_(
+        BlacklistEntry.status == "pending",
+        sa.and_(BlacklistEntry.status == "active", BlacklistEntry.ends_at > now),
+    )
+
+
 def in_force(user_id: int, now: datetime | None = None) -> BlacklistEntry | None:
     """The user's pending or active, unexpired entry, if any."""
-    now = now or utcnow()
     return db.session.scalar(
         sa.select(BlacklistEntry)
-        .where(
-            BlacklistEntry.user_id == user_id,
-            sa.or_(
-                BlacklistEntry.status == "pending",
-                sa.and_(BlacklistEntry.status == "active", BlacklistEntry.ends_at > now),
-            ),
-        )
+        .where(BlacklistEntry.user_id == user_id, _in_force_at(now or utcnow()))
         .order_by(BlacklistEntry.id.desc())
         .limit(1)
     )
+
+
+def in_force_by_user(user_ids, now: datetime | None = None) -> dict[int, BlacklistEntry]:
+    """{user id: their entry in force} for many users in one query: `in_force` for a page of people."""
+    user_ids = set(user_ids)
+    if not user_ids:
+        return {}
+    rows = db.session.scalars(
+        sa.select(BlacklistEntry)
+        .where(BlacklistEntry.user_id.in_(user_ids), _in_force_at(now or utcnow()))
+        .order_by(BlacklistEntry.id)
+    )
+    return {entry.user_id: entry for entry in rows}  # ascending ids: each user's newest is kept
 
 
 @register_gate

@@ -22,6 +22,7 @@ from marketplace.db import db, utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid
 from marketplace.forms_util import apply_domain_error
 from marketplace.listings import service as listings
+from marketplace.pagecache import public_page
 from marketplace.trust import redlist
 from marketplace.trust import service as trust
 from marketplace.trust.forms import ConfirmEntryForm, RejectEntryForm
@@ -80,6 +81,7 @@ def red_rows(entries: list[RedListEntry]) -> list[dict]:
 
 
 @bp.get("/red")
+@public_page
 def red():
     """The red board: the current edition's sellers in rank order, and the rule that put them there."""
     edition = redlist.current()
@@ -120,6 +122,7 @@ def compute_red():
 
 
 @bp.get("/black")
+@public_page
 def black():
     """The black board: entries in force, newest first, masked; keyset pages (?before=<id>)."""
     before_id = _before()

@@ -1,0 +1,265 @@
+"""Public pages kept for anonymous visitors, invalidated by the tables they were made from.
+
+How it works (the shape of a CDN with surrogate keys, as Warehouse does with purges, but inside
+the app and transactional):
+
+- Every SQL statement the app runs is looked at once (the answer is memoised per statement text):
+  the tables an INSERT, UPDATE or DELETE writes are noted on its connection, and when that
+  connection commits, a new random token is written for each of those tables into
+  `cache_versions` *in the same transaction* — so a change and its invalidation become visible
+  together, whichever process, server or CLI command made it (Core UPDATEs, text() SQL and the
+  ORM alike). A rolled-back transaction invalidates nothing.
+- A view marked `@public_page` is served from the cache to a visitor who is not signed in (no
+  login in the session, no remember-me cookie, no bearer token) and has no flash message waiting.
+  On a miss the view runs while every table its queries name is recorded, and the page is kept
+  with the tokens those tables had *before* it was made; a page is served only while every one of
+  those tokens is unchanged (one query reads them all) and it is younger than PAGE_CACHE_SECONDS,
+  which bounds what changes with the clock alone (an event that has started, "5 minutes ago").
+- A page that touched the session (a CSRF token, a flash) or answered anything but 200 is not kept.
+  The key is the host, scheme, locale and full path with its query string.
+
+The store is per process (an LRU bounded by PAGE_CACHE_MAX_BYTES); validity is decided by the
+database, so workers and servers never serve a page older than the last committed change to what
+it shows. Set MARKETPLACE_PAGE_CACHE=false to turn it off.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import hashlib
+import re
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask import Flask, current_app, g, has_request_context, make_response, request, session
+from flask_babel import get_locale
+
+from marketplace.db import db, utcnow
+
+VERSIONS_TABLE = "cache_versions"
+
+# One row per table that has been written: a random token, new at every commit that wrote it.
+cache_versions = sa.Table(
+    VERSIONS_TABLE,
+    db.metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("token", sa.BigInteger, nullable=False),
+)
+
+# The tables the view being recorded has read from (None: not recording).
+_reading: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar("pagecache_reading", default=None)
+
+_WRITE = re.compile(r'^\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)\s+"?(\w+)', re.I)
+
+
+@dataclass(slots=True)
+class Entry:
+    body: bytes
+    status: int
+    headers: list[tuple[str, str]]
+    tokens: dict[str, int]
+    etag: str
+    expires: float
+
+
+class StatementTables:
+    """Which known tables a statement reads and which one it writes (memoised per statement text)."""
+
+    def __init__(self, names: list[str]):
+        names = sorted(names, key=len, reverse=True)
+        self._any = re.compile(r'\b"?(' + "|".join(re.escape(n) for n in names) + r')"?\b')
+        self._known = set(names)
+        self.classify = functools.lru_cache(maxsize=4096)(self._classify)
+
+    def _classify(self, statement: str) -> tuple[frozenset[str], str | None]:
+        write = _WRITE.match(statement)
+        written = write.group(1) if write and write.group(1) in self._known else None
+        return frozenset(self._any.findall(statement)), written
+
+
+class PageCache:
+    def __init__(self, app: Flask, engine: sa.Engine):
+        self.seconds = float(app.config["PAGE_CACHE_SECONDS"])
+        self.max_bytes = int(app.config["PAGE_CACHE_MAX_BYTES"])
+        self.remember_cookie = app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+        self._entries: OrderedDict[tuple, Entry] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.stats = {"hit": 0, "miss": 0, "stale": 0, "skip": 0}
+        names = [t for t in sa.inspect(engine).get_table_names() if t not in (VERSIONS_TABLE, "alembic_version")]
+        self.tables = StatementTables(names)
+        self._listen(engine)
+
+    # --- invalidation: every commit that wrote a table gives it a new token -------------------
+
+    def _listen(self, engine: sa.Engine) -> None:
+        classify = self.tables.classify
+        upsert = (
+            "INSERT INTO cache_versions (name, token) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET token = excluded.token"
+        )
+        if engine.dialect.paramstyle != "qmark":
+            upsert = upsert.replace("?", "%s")
+
+        @sa.event.listens_for(engine, "after_cursor_execute")
+        def _seen(conn, cursor, statement, _parameters, _context, _executemany):
+            if "pagecache_skip" in conn.info:
+                return
+            reads, written = classify(statement)
+            # A write that changed no row (an UPDATE ... WHERE that matched nothing) invalidates nothing.
+            if written is not None and cursor.rowcount != 0:
+                conn.info.setdefault("pagecache_written", set()).add(written)
+            recording = _reading.get()
+            if recording is not None:
+                recording.update(reads)
+
+        @sa.event.listens_for(engine, "commit")
+        def _commit(conn):
+            written = conn.info.pop("pagecache_written", None)
+            if written:
+                cursor = conn.connection.cursor()
+                try:
+                    cursor.executemany(upsert, [(name, secrets.randbits(62)) for name in sorted(written)])
+                finally:
+                    cursor.close()
+
+        @sa.event.listens_for(engine, "rollback")
+        def _rollback(conn):
+            conn.info.pop("pagecache_written", None)
+
+    # --- serving -----------------------------------------------------------------------------
+
+    def eligible(self) -> bool:
+        """Whether this request may be served from, and stored in, the cache: anonymous, nothing pending."""
+        if request.method not in ("GET", "HEAD") or "Authorization" in request.headers:
+            return False
+        if self.remember_cookie in request.cookies:
+            return False
+        return "_user_id" not in session and "_flashes" not in session
+
+    def key(self) -> tuple:
+        return (request.scheme, request.host, str(get_locale()), request.full_path)
+
+    def tokens(self) -> dict[str, int]:
+        """Every table's token, read before the page (a change committed meanwhile only makes it stale).
+
+        On a pooled connection of its own, through the driver's cursor: a hit's only query, ~20 µs
+        instead of ~170 µs through the session (measured on SQLite).
+        """
+        with db.engine.connect() as conn:
+            cursor = conn.connection.cursor()
+            try:
+                cursor.execute("SELECT name, token FROM cache_versions")
+                return dict(cursor.fetchall())
+            finally:
+                cursor.close()
+
+    def lookup(self, key: tuple, tokens: dict[str, int]) -> Entry | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry.expires > time.monotonic() and all(tokens.get(n, 0) == t for n, t in entry.tokens.items()):
+                self._entries.move_to_end(key)
+                return entry
+            self._drop(key)
+            self.stats["stale"] += 1
+            return None
+
+    def store(self, key: tuple, response, reads: set[str], tokens: dict[str, int]) -> None:
+        body = response.get_data()
+        if len(body) * 4 > self.max_bytes:
+            return
+        headers = [(k, v) for k, v in response.headers.items() if k.lower() not in ("content-length", "set-cookie")]
+        entry = Entry(
+            body=body,
+            status=response.status_code,
+            headers=headers,
+            tokens={name: tokens.get(name, 0) for name in reads},
+            etag=hashlib.blake2b(body, digest_size=12).hexdigest(),
+            expires=time.monotonic() + self._lifetime(),
+        )
+        with self._lock:
+            if key in self._entries:
+                self._drop(key)
+            self._entries[key] = entry
+            self._bytes += len(body)
+            while self._bytes > self.max_bytes and self._entries:
+                self._drop(next(iter(self._entries)))
+
+    def _lifetime(self) -> float:
+        until = g.get("page_cache_until")
+        if until is None:
+            return self.seconds
+        return max(0.0, min(self.seconds, (until - utcnow()).total_seconds()))
+
+    def _drop(self, key: tuple) -> None:
+        entry = self._entries.pop(key)
+        self._bytes -= len(entry.body)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+    def serve(self, view, args, kwargs):
+        if not self.eligible():
+            self.stats["skip"] += 1
+            return view(*args, **kwargs)
+        key = self.key()
+        tokens = self.tokens()
+        entry = self.lookup(key, tokens)
+        if entry is not None:
+            self.stats["hit"] += 1
+            response = current_app.response_class(entry.body, status=entry.status, headers=entry.headers)
+            response.headers["X-Page-Cache"] = "hit"
+            response.set_etag(entry.etag)
+            return response.make_conditional(request)
+        self.stats["miss"] += 1
+        reads: set[str] = set()
+        token = _reading.set(reads)
+        try:
+            response = make_response(view(*args, **kwargs))
+        finally:
+            _reading.reset(token)
+        if response.status_code == 200 and not session.modified and "csrf_token" not in g and not response.is_streamed:
+            self.store(key, response, reads, tokens)
+            response.headers["X-Page-Cache"] = "miss"
+        return response
+
+
+def keep_until(when: datetime) -> None:
+    """The page being made shows something due at `when` (a deadline): keep it no longer than that."""
+    if has_request_context():
+        g.page_cache_until = min(when, g.get("page_cache_until", when))
+
+
+def public_page(view):
+    """Serve this view's page from the page cache to anonymous visitors (see the module's docstring)."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        cache: PageCache | None = current_app.extensions.get("page_cache")
+        if cache is None:
+            return view(*args, **kwargs)
+        return cache.serve(view, args, kwargs)
+
+    return wrapper
+
+
+def init_app(app: Flask) -> None:
+    """Turn the cache on for this app when configured and the database has its versions table."""
+    if not app.config["PAGE_CACHE"]:
+        return
+    with app.app_context():
+        engine = db.engine
+        if not sa.inspect(engine).has_table(VERSIONS_TABLE):
+            # Not migrated yet (this process may be the one running the migrations): no cache, no bumps.
+            return
+        app.extensions["page_cache"] = PageCache(app, engine)
