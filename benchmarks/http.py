@@ -72,6 +72,8 @@ class Page:
     target: float | None  # least ratio to hello-world
     expect: str  # text the answer must contain (checked once before measuring)
     rounds: list[dict] = field(default_factory=list)
+    # The hello-world figure taken just before each of this page's rounds.
+    baseline: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -299,10 +301,11 @@ def measure(url: str, rows: int, args, wrk_bin: str, label: str) -> Run:
             click.echo(f"   warming up {args.workers} workers ...")
             for page in run.pages:
                 wrk(wrk_bin, script, server.url(page.path), args.warmup, args.connections, args.threads)
-            hello = run.pages[0]
+            hello, others = run.pages[0], run.pages[1:]
             for n in range(args.rounds):
                 click.echo(f"   round {n + 1}/{args.rounds}: ", nl=False)
-                for page in run.pages[1:]:
+                # Each round starts one page further on, so that no page is always first or last.
+                for page in others[n % len(others) :] + others[: n % len(others)]:
                     # Each page right after a hello-world measurement of its own: its ratio compares
                     # two figures taken seconds apart, whatever the shared machine does meanwhile.
                     for measured in (hello, page):
@@ -310,6 +313,7 @@ def measure(url: str, rows: int, args, wrk_bin: str, label: str) -> Run:
                             wrk_bin, script, server.url(measured.path), args.duration, args.connections, args.threads
                         )
                         measured.rounds.append(stats)
+                    page.baseline.append(hello.rounds[-1])
                     click.echo(f"{page.name} {stats['rps'] / hello.rounds[-1]['rps']:.0%}  ", nl=False)
                 click.echo("")
             run.memory = server.memory()
@@ -320,12 +324,11 @@ def measure(url: str, rows: int, args, wrk_bin: str, label: str) -> Run:
 
 
 def summarise(run: Run) -> list[dict]:
-    hello, others = run.pages[0], run.pages[1:]
+    hello = run.pages[0]
     rows = []
-    for i, page in enumerate(run.pages):
-        # hello.rounds holds, in order, the figure taken just before each page of each round.
-        paired = [] if page is hello else hello.rounds[others.index(page) :: len(others)]
-        ratios = [s["rps"] / h["rps"] for s, h in zip(page.rounds, paired, strict=True)] if i else []
+    for page in run.pages:
+        paired = zip(page.rounds, page.baseline, strict=True) if page is not hello else ()
+        ratios = [s["rps"] / h["rps"] for s, h in paired]
         ratio = statistics.median(ratios) if ratios else (1.0 if page is hello else None)
         rows.append(
             {

@@ -229,3 +229,16 @@ def test_a_listing_page_is_kept_no_longer_than_its_order_deadline(app, client, d
     db.session.commit()
     client.get(f"/listings/{phone.id}")
     assert db.session.scalar(sa.text("SELECT status FROM orders WHERE id = :id"), {"id": order.id}) == "completed"
+
+
+def test_the_token_reader_survives_a_dropped_connection(app, client, db, listing):
+    """PostgreSQL: the tokens are read on a connection each worker keeps; a restart of the server
+    (here: its backend terminated) costs one reconnect, not an error page."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite reads the tokens on a pooled connection")
+    client.get("/red")
+    reader = app.extensions["page_cache"]._reader.conn
+    db.session.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": reader.driver_connection.info.backend_pid})
+    db.session.commit()
+    assert state(client.get("/red")) == HIT
+    assert app.extensions["page_cache"]._reader.conn is not reader
