@@ -204,6 +204,7 @@ class Server:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self.__exit__()
                 raise SystemExit(f"gunicorn exited with {self.proc.returncode}; see {self.log}")
             try:
                 urllib.request.urlopen(self.url("/healthz"), timeout=2).read()
@@ -212,6 +213,7 @@ class Server:
             except OSError:
                 pass
             time.sleep(0.2)
+        self.__exit__()  # `with` calls __exit__ only when __enter__ returned: stop the server here
         raise SystemExit(f"gunicorn did not answer within 60 s; see {self.log}")
 
     def __exit__(self, *exc) -> None:

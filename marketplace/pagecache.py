@@ -84,8 +84,61 @@ class StatementTables:
         return frozenset(self._any.findall(statement)), written
 
 
+# --- invalidation: every commit that wrote a table gives it a new token -----------------------------
+
+UPSERT = (
+    "INSERT INTO cache_versions (name, token) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET token = excluded.token"
+)
+
+
+def listen(engine: sa.Engine) -> StatementTables:
+    """Watch every statement on `engine`: note the tables written, record those a kept page reads,
+    and give each written table a new token when its transaction commits."""
+    names = [t for t in sa.inspect(engine).get_table_names() if t not in (VERSIONS_TABLE, "alembic_version")]
+    tables = StatementTables(names)
+    classify = tables.classify
+    upsert = UPSERT if engine.dialect.paramstyle == "qmark" else UPSERT.replace("?", "%s")
+
+    @sa.event.listens_for(engine, "after_cursor_execute")
+    def _seen(conn, cursor, statement, _parameters, _context, _executemany):
+        if "pagecache_skip" in conn.info:
+            return
+        reads, written = classify(statement)
+        # A write that changed no row (an UPDATE ... WHERE that matched nothing) invalidates nothing.
+        # With RETURNING, sqlite3 counts the rows only once they are fetched: a description means rows.
+        if written is not None and (cursor.rowcount != 0 or cursor.description is not None):
+            conn.info.setdefault("pagecache_written", set()).add(written)
+        recording = _reading.get()
+        if recording is not None:
+            recording.update(reads)
+
+    @sa.event.listens_for(engine, "commit")
+    def _commit(conn):
+        if conn.invalidated:
+            return
+        written = conn.info.pop("pagecache_written", None)
+        if written:
+            cursor = conn.connection.cursor()
+            try:
+                cursor.executemany(upsert, [(name, secrets.randbits(62)) for name in sorted(written)])
+            finally:
+                cursor.close()
+
+    @sa.event.listens_for(engine, "rollback")
+    def _rollback(conn):
+        if not conn.invalidated:
+            conn.info.pop("pagecache_written", None)
+
+    return tables
+
+
+def note_written(conn: sa.Connection, *tables: str) -> None:
+    """Writes the statement watch cannot see (PostgreSQL's COPY through the driver): count them in."""
+    conn.info.setdefault("pagecache_written", set()).update(tables)
+
+
 class PageCache:
-    def __init__(self, app: Flask, engine: sa.Engine):
+    def __init__(self, app: Flask, engine: sa.Engine, tables: StatementTables):
         self.seconds = float(app.config["PAGE_CACHE_SECONDS"])
         self.max_bytes = int(app.config["PAGE_CACHE_MAX_BYTES"])
         self.remember_cookie = app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
@@ -93,50 +146,12 @@ class PageCache:
         self._bytes = 0
         self._lock = threading.Lock()
         self.stats = {"hit": 0, "miss": 0, "stale": 0, "skip": 0}
-        names = [t for t in sa.inspect(engine).get_table_names() if t not in (VERSIONS_TABLE, "alembic_version")]
-        self.tables = StatementTables(names)
+        self.tables = tables
         # PostgreSQL: each thread reads the tokens on a connection of its own kept in autocommit
-        # (one round trip; a pooled connection costs a ping, a BEGIN and a ROLLBACK more).
+        # (one round trip; a pooled connection costs a ping, a BEGIN and a ROLLBACK more),
+        # from an engine without a pool (_reader_engine), so requests never wait for them.
         self._reader = threading.local() if engine.dialect.name == "postgresql" else None
         self._orphans: list = []  # readers inherited through a fork: never used, never closed here
-        self._listen(engine)
-
-    # --- invalidation: every commit that wrote a table gives it a new token -------------------
-
-    def _listen(self, engine: sa.Engine) -> None:
-        classify = self.tables.classify
-        upsert = (
-            "INSERT INTO cache_versions (name, token) VALUES (?, ?) "
-            "ON CONFLICT (name) DO UPDATE SET token = excluded.token"
-        )
-        if engine.dialect.paramstyle != "qmark":
-            upsert = upsert.replace("?", "%s")
-
-        @sa.event.listens_for(engine, "after_cursor_execute")
-        def _seen(conn, cursor, statement, _parameters, _context, _executemany):
-            if "pagecache_skip" in conn.info:
-                return
-            reads, written = classify(statement)
-            # A write that changed no row (an UPDATE ... WHERE that matched nothing) invalidates nothing.
-            if written is not None and cursor.rowcount != 0:
-                conn.info.setdefault("pagecache_written", set()).add(written)
-            recording = _reading.get()
-            if recording is not None:
-                recording.update(reads)
-
-        @sa.event.listens_for(engine, "commit")
-        def _commit(conn):
-            written = conn.info.pop("pagecache_written", None)
-            if written:
-                cursor = conn.connection.cursor()
-                try:
-                    cursor.executemany(upsert, [(name, secrets.randbits(62)) for name in sorted(written)])
-                finally:
-                    cursor.close()
-
-        @sa.event.listens_for(engine, "rollback")
-        def _rollback(conn):
-            conn.info.pop("pagecache_written", None)
 
     # --- serving -----------------------------------------------------------------------------
 
@@ -167,8 +182,17 @@ class PageCache:
             finally:
                 cursor.close()
 
+    def _reader_engine(self) -> sa.Engine:
+        """This process's engine for the token readers: outside the app's pool (a thread's reader
+        is held for good and must not take a connection the requests need), no pool of its own."""
+        made = getattr(self, "_readers_engine", None)
+        if made is None or made[0] != os.getpid():
+            made = (os.getpid(), sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool))
+            self._readers_engine = made
+        return made[1]
+
     def _tokens_autocommit(self) -> dict[str, int]:
-        engine = db.engine
+        engine = self._reader_engine()
         lost = (engine.dialect.loaded_dbapi.OperationalError, engine.dialect.loaded_dbapi.InterfaceError)
         for attempt in (1, 2):
             conn = getattr(self._reader, "conn", None)
@@ -290,12 +314,14 @@ def public_page(view):
 
 
 def init_app(app: Flask) -> None:
-    """Turn the cache on for this app when configured and the database has its versions table."""
-    if not app.config["PAGE_CACHE"]:
-        return
+    """Watch the database's writes whenever it has the versions table (a process that serves no
+    kept pages, a CLI command or a server with PAGE_CACHE off, still invalidates the others'),
+    and serve kept pages when PAGE_CACHE is on."""
     with app.app_context():
         engine = db.engine
         if not sa.inspect(engine).has_table(VERSIONS_TABLE):
-            # Not migrated yet (this process may be the one running the migrations): no cache, no bumps.
+            # Not migrated yet (this process may be the one running the migrations): nothing to do.
             return
-        app.extensions["page_cache"] = PageCache(app, engine)
+        tables = listen(engine)
+        if app.config["PAGE_CACHE"]:
+            app.extensions["page_cache"] = PageCache(app, engine, tables)

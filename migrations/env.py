@@ -101,26 +101,32 @@ def run_migrations_online():
         # The page cache's commit hook (marketplace/pagecache.py) stays out of the migration, which
         # may create or drop its table; every table gets a new token once the migration is done.
         connection.info["pagecache_skip"] = True
-        sqlite = connection.dialect.name == "sqlite"
-        if sqlite:
-            # Batch mode copies a table and drops the old one; with foreign keys on, SQLite
-            # would refuse that drop (or cascade it). The pragma only works outside a
-            # transaction, so it is set on the driver's connection before alembic begins;
-            # the keys are checked when the migrations are done and turned on again.
-            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
-        context.configure(
-            connection=connection, target_metadata=get_metadata(), include_object=include_object, **conf_args
-        )
+        try:
+            _migrate(connection, conf_args)
+        finally:
+            # info belongs to the pooled connection: what uses it next is no migration.
+            connection.info.pop("pagecache_skip", None)
 
-        with context.begin_transaction():
-            context.run_migrations()
-        if sqlite:
-            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-            connection.rollback()
-            connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
-            if broken:
-                raise RuntimeError(f"the migration left rows whose foreign keys point nowhere: {broken[:5]}")
-        _invalidate_kept_pages(connection)
+
+def _migrate(connection, conf_args):
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # Batch mode copies a table and drops the old one; with foreign keys on, SQLite
+        # would refuse that drop (or cascade it). The pragma only works outside a
+        # transaction, so it is set on the driver's connection before alembic begins;
+        # the keys are checked when the migrations are done and turned on again.
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+    context.configure(connection=connection, target_metadata=get_metadata(), include_object=include_object, **conf_args)
+
+    with context.begin_transaction():
+        context.run_migrations()
+    if sqlite:
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        connection.rollback()
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+        if broken:
+            raise RuntimeError(f"the migration left rows whose foreign keys point nowhere: {broken[:5]}")
+    _invalidate_kept_pages(connection)
 
 
 def _invalidate_kept_pages(connection):
@@ -136,7 +142,8 @@ def _invalidate_kept_pages(connection):
         "INSERT INTO cache_versions (name, token) VALUES (:name, :token) "
         "ON CONFLICT (name) DO UPDATE SET token = excluded.token"
     )
-    connection.execute(upsert, [{"name": name, "token": secrets.randbits(62)} for name in tables])
+    # In name order, as the commit hook writes them: two writers never wait on each other crosswise.
+    connection.execute(upsert, [{"name": name, "token": secrets.randbits(62)} for name in sorted(tables)])
     connection.commit()
 
 

@@ -56,6 +56,18 @@ def test_a_core_update_in_plain_sql_invalidates(client, db, listing):
     assert state(page) == MISS and "改过的标题" in page.get_data(as_text=True)
 
 
+def test_a_write_with_returning_invalidates(client, db, listing):
+    # sqlite3 counts the rows of an UPDATE ... RETURNING only once they are fetched.
+    from marketplace.listings.models import Listing
+
+    client.get(f"/listings/{listing.id}")
+    update = sa.update(Listing).where(Listing.id == listing.id).values(title="带回执的修改").returning(Listing.id)
+    assert db.session.execute(update).scalar_one() == listing.id
+    db.session.commit()
+    page = client.get(f"/listings/{listing.id}")
+    assert state(page) == MISS and "带回执的修改" in page.get_data(as_text=True)
+
+
 def test_a_rolled_back_change_and_an_update_of_no_row_invalidate_nothing(client, db, listing):
     client.get(f"/listings/{listing.id}")
     db.session.execute(sa.text("UPDATE listings SET title = 'x' WHERE id = :id"), {"id": listing.id})
@@ -74,14 +86,15 @@ def test_a_change_to_an_unrelated_table_keeps_the_page(client, db, listing, make
 
 
 def test_another_process_sees_the_change(app, client, db, listing):
-    """A second app on the same database (another worker or server) invalidates this one's pages."""
+    """A second app on the same database (another worker, a server or a CLI command that keeps no
+    pages itself) invalidates this one's pages."""
     from marketplace import create_app
     from marketplace.db import db as _db
 
     listing_id = listing.id
     client.get(f"/listings/{listing_id}")
     db.session.commit()  # this test's own session holds no lock while the other process writes
-    other = create_app({**app.config, "INSTANCE_PATH": app.instance_path})
+    other = create_app({**app.config, "INSTANCE_PATH": app.instance_path, "PAGE_CACHE": False})
     with other.app_context():
         _db.session.execute(sa.text("UPDATE listings SET title = '另一个进程改的' WHERE id = :id"), {"id": listing_id})
         _db.session.commit()

@@ -22,6 +22,7 @@ from marketplace.db import db
 from marketplace.identity.places import DISTRICTS
 from marketplace.listings.models import Listing
 from marketplace.listings.tokens import tokens_for
+from marketplace.pagecache import note_written
 
 SELLERS = 40
 SELLER_PREFIX = "bulk_seller_"
@@ -261,6 +262,8 @@ def _next_ids(conn: sa.Connection, count: int) -> list[int]:
 
 def _write(conn: sa.Connection, listing_rows: list[tuple], search_rows: list[tuple]) -> None:
     if conn.dialect.name == "postgresql":
+        # COPY through the driver passes no statement event: tell the page cache what it wrote.
+        note_written(conn, "listings", "listing_search")
         raw = conn.connection.driver_connection
         with raw.cursor() as cur:
             with cur.copy(f"COPY listings ({', '.join(COLUMNS)}) FROM STDIN") as copy:
