@@ -36,6 +36,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g, has_request_context, make_response, request, session
@@ -147,10 +148,12 @@ class PageCache:
         self._lock = threading.Lock()
         self.stats = {"hit": 0, "miss": 0, "stale": 0, "skip": 0}
         self.tables = tables
-        # PostgreSQL: each thread reads the tokens on a connection of its own kept in autocommit
-        # (one round trip; a pooled connection costs a ping, a BEGIN and a ROLLBACK more),
-        # from an engine without a pool (_reader_engine), so requests never wait for them.
-        self._reader = threading.local() if engine.dialect.name == "postgresql" else None
+        # PostgreSQL: the process reads the tokens on one connection it keeps in autocommit (one
+        # round trip; a pooled connection costs a ping, a BEGIN and a ROLLBACK more), from an engine
+        # without a pool (_reader_engine): never handed to a request. One per process, not per
+        # thread (a development server starts a thread per request), used under a lock.
+        self._reader = SimpleNamespace(conn=None, pid=None) if engine.dialect.name == "postgresql" else None
+        self._reader_lock = threading.Lock()
         self._orphans: list = []  # readers inherited through a fork: never used, never closed here
 
     # --- serving -----------------------------------------------------------------------------
@@ -183,8 +186,8 @@ class PageCache:
                 cursor.close()
 
     def _reader_engine(self) -> sa.Engine:
-        """This process's engine for the token readers: outside the app's pool (a thread's reader
-        is held for good and must not take a connection the requests need), no pool of its own."""
+        """This process's engine for the token reader: outside the app's pool (the reader is held
+        for good, in autocommit, and must never be handed to a request), no pool of its own."""
         made = getattr(self, "_readers_engine", None)
         if made is None or made[0] != os.getpid():
             made = (os.getpid(), sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool))
@@ -192,10 +195,14 @@ class PageCache:
         return made[1]
 
     def _tokens_autocommit(self) -> dict[str, int]:
+        with self._reader_lock:
+            return self._read_tokens()
+
+    def _read_tokens(self) -> dict[str, int]:
         engine = self._reader_engine()
         lost = (engine.dialect.loaded_dbapi.OperationalError, engine.dialect.loaded_dbapi.InterfaceError)
         for attempt in (1, 2):
-            conn = getattr(self._reader, "conn", None)
+            conn = self._reader.conn
             if conn is not None and self._reader.pid != os.getpid():
                 # Made before a fork: the parent's socket. Keep the object (so that collecting it
                 # closes nothing) and open this process's own.
