@@ -146,7 +146,6 @@ class PageCache:
         self._entries: OrderedDict[tuple, Entry] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
-        self.stats = {"hit": 0, "miss": 0, "stale": 0, "skip": 0}
         self.tables = tables
         # PostgreSQL: the process reads the tokens on one connection it keeps in autocommit (one
         # round trip; a pooled connection costs a ping, a BEGIN and a ROLLBACK more), from an engine
@@ -236,7 +235,6 @@ class PageCache:
                 self._entries.move_to_end(key)
                 return entry
             self._drop(key)
-            self.stats["stale"] += 1
             return None
 
     def store(self, key: tuple, response, reads: set[str], tokens: dict[str, int]) -> None:
@@ -270,25 +268,17 @@ class PageCache:
         entry = self._entries.pop(key)
         self._bytes -= len(entry.body)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
-
     def serve(self, view, args, kwargs):
         if not self.eligible():
-            self.stats["skip"] += 1
             return view(*args, **kwargs)
         key = self.key()
         tokens = self.tokens()
         entry = self.lookup(key, tokens)
         if entry is not None:
-            self.stats["hit"] += 1
             response = current_app.response_class(entry.body, status=entry.status, headers=entry.headers)
             response.headers["X-Page-Cache"] = "hit"
             response.set_etag(entry.etag)
             return response.make_conditional(request)
-        self.stats["miss"] += 1
         reads: set[str] = set()
         token = _reading.set(reads)
         try:

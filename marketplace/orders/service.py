@@ -412,16 +412,12 @@ def settle(order: Order, now: datetime | None = None) -> bool:
     return True
 
 
-def overdue_ids(
-    now: datetime | None = None, *, user: User | None = None, listing_id: int | None = None, limit: int | None = None
-) -> list[int]:
-    """Ids of accepted orders past their deadline (of one user's or one listing's, if given), oldest first."""
+def overdue_ids(now: datetime | None = None, *, user: User | None = None, limit: int | None = None) -> list[int]:
+    """Ids of accepted orders past their deadline (of one user's, if given), oldest first."""
     cutoff = (now or utcnow()) - AUTO_COMPLETE_AFTER
     query = sa.select(Order.id).where(Order.status == "accepted", Order.accepted_at <= cutoff)
     if user is not None:
         query = query.where(sa.or_(Order.buyer_id == user.id, Order.seller_id == user.id))
-    if listing_id is not None:
-        query = query.where(Order.listing_id == listing_id)
     query = query.order_by(Order.accepted_at)
     if limit is not None:
         query = query.limit(limit)
