@@ -112,6 +112,9 @@ def _init_extensions(app: Flask) -> None:
     with app.app_context():
         configure_engine(sqla.engine)
     migrate.init_app(app, sqla, directory=str(ROOT / "migrations"), render_as_batch=True)
+    from marketplace.security import limit_form_body
+
+    app.before_request(limit_form_body)  # before the CSRF check reads the form
     csrf.init_app(app)
     limiter.init_app(app)
     if app.config["RATELIMIT_STORAGE_URI"].startswith("memory://") and not app.testing:

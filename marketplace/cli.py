@@ -251,6 +251,209 @@ def trust_red_list(force: bool) -> None:
         )
 
 
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} bytes"
+
+
+def _echo_counts(found, heading: str) -> None:
+    tables = [f"{name} {n}" for name, n in found.counts.items() if n]
+    click.echo(f"{heading}: {found.rows} rows in {len(found.counts)} tables ({len(tables)} not empty)")
+    for start in range(0, len(tables), 6):
+        click.echo("  " + ", ".join(tables[start : start + 6]))
+
+
+class _PageBar:
+    """A click progress bar made at the first report, when the page count is known."""
+
+    def __init__(self, label: str):
+        self.label, self.bar = label, None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=max(total, 1), label=self.label)
+            self.bar.__enter__()
+        self.bar.update(done - self.bar.pos)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+def _leftovers(instance, engine) -> None:
+    """What the database file does not hold and the operator must keep: keys, photos."""
+    from pathlib import Path
+
+    from marketplace import backup as bk
+    from marketplace.identity.crypto import KEY_FILES
+
+    instance = Path(instance)
+    if bk.identity_data_in(engine):
+        click.echo(
+            f"NOT IN THE BACKUP: the identity keys {', '.join(KEY_FILES)} in {instance}. The backup's real-name "
+            "data is encrypted with them and useless without them: keep a copy of them apart from the backups "
+            "(a secret store), never next to them.",
+            err=True,
+        )
+    photos = bk.photo_files(instance)
+    if photos:
+        click.echo(
+            f"NOT IN THE BACKUP: {photos} listing photo files in {instance / 'uploads' / 'listings'}: "
+            "back them up together with it (rows name files).",
+            err=True,
+        )
+
+
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--force", is_flag=True, help="Replace PATH if it exists.")
+def backup_command(path: str, force: bool) -> None:
+    """Write a verified copy of the database to PATH, safe while the server runs.
+
+    SQLite: an online copy (SQLite's backup API), checked with PRAGMA integrity_check and the audit
+    chain. PostgreSQL: pg_dump --format=custom, read back in full. The instance folder's key files
+    and listing photos are not in it (the command says what to keep apart).
+    """
+    from pathlib import Path
+
+    from flask import current_app
+
+    from marketplace import backup as bk
+
+    target = Path(path).absolute()
+    url = db.engine.url
+    try:
+        if url.get_backend_name() == "sqlite":
+            source = url.database
+            if not source or source == ":memory:" or source.startswith("file:"):
+                raise bk.BackupError(f"cannot back up the SQLite database {url.database!r}: give it as a file path")
+            bar = _PageBar("copying pages")
+            try:
+                found = bk.backup_sqlite(Path(source), target, force=force, progress=bar)
+            finally:
+                bar.close()
+            chain = bk.verify_sqlite_chain(target)
+        elif url.get_backend_name() == "postgresql":
+            click.echo("pg_dump is writing the archive (no progress to show)...")
+            found = bk.backup_postgresql(url, target, force=force)
+            chain = None
+        else:
+            raise bk.BackupError(f"backups of {url.get_backend_name()} databases are not supported")
+    except bk.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {target}: {_size(target.stat().st_size)}, schema revision {found.revision}")
+    _echo_counts(found, "backed up")
+    if url.get_backend_name() == "sqlite":
+        click.echo("integrity_check: ok")
+    else:
+        click.echo("archive read back in full: ok (the audit chain is verified by `restore`)")
+    with read_only():
+        _leftovers(current_app.instance_path, db.engine)
+    if chain is not None:
+        if not chain.ok:
+            raise click.ClickException(
+                f"the backup is written, but its audit chain is broken at entry {chain.first_bad} "
+                f"({chain.entries} entries verified before it): so is the live database's (`flask audit verify`)"
+            )
+        click.echo(f"audit chain: ok {chain.entries} entries")
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=str))
+@click.option("--force", is_flag=True, help="Replace the configured database even if it holds data.")
+@click.option(
+    "--allow-broken-chain", is_flag=True, help="Restore a SQLite backup even if its audit chain does not verify."
+)
+def restore_command(path: str, force: bool, allow_broken_chain: bool) -> None:
+    """Replace the configured database with the backup at PATH (stop the server first).
+
+    The backup is checked before anything is touched (SQLite: integrity_check, a schema this release
+    knows, the audit chain; PostgreSQL: the archive read in full); a database that holds data is
+    replaced only with --force. Afterwards the audit chain is verified, the row counts printed and
+    the instance folder's identity keys checked against the restored data.
+    """
+    from pathlib import Path
+
+    from flask import current_app
+
+    from marketplace import backup as bk
+    from marketplace.audit.service import verify_chain
+
+    source = Path(path).absolute()
+    url = db.engine.url
+    backend = url.get_backend_name()
+    try:
+        if backend == "sqlite":
+            if not url.database or url.database == ":memory:" or url.database.startswith("file:"):
+                raise bk.BackupError(
+                    f"cannot restore into the SQLite database {url.database!r}: give it as a file path"
+                )
+            found = bk.check_sqlite_file(source)
+            note = bk.schema_note(found.revision)
+            _echo_counts(found, f"{source} checked (integrity_check ok)")
+            chain = bk.verify_sqlite_chain(source)
+            if not chain.ok and not allow_broken_chain:
+                raise bk.BackupError(
+                    f"the backup's audit chain is broken at entry {chain.first_bad}: it was altered after it was "
+                    "written. Restore another backup, or --allow-broken-chain to restore this one as it is"
+                )
+        elif backend == "postgresql":
+            bk.check_pg_archive(source)
+            note = bk.schema_note(bk.pg_archive_revision(source))
+            click.echo(f"{source} checked (archive read in full)")
+        else:
+            raise bk.BackupError(f"restores into {backend} databases are not supported")
+        with read_only():
+            current = bk.contents(db.engine)
+        if current.data_rows:
+            if not force:
+                _echo_counts(current, "the configured database holds")
+                raise bk.BackupError(
+                    f"the configured database is not empty ({current.data_rows} rows of data): "
+                    "--force replaces them all with the backup"
+                )
+            _echo_counts(current, "replacing what the configured database holds")
+        db.session.remove()
+        db.engine.dispose()
+        if backend == "sqlite":
+            bar = _PageBar("restoring pages")
+            try:
+                bk.restore_sqlite(source, Path(url.database), progress=bar)
+            finally:
+                bar.close()
+        else:
+            bk.restore_postgresql(url, source)
+        db.engine.dispose()
+    except bk.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    with read_only():
+        restored = bk.contents(db.engine)
+        report = verify_chain()
+    _echo_counts(restored, "restored")
+    if note:
+        click.echo(note, err=True)
+    with read_only():
+        keys_ok, why = bk.keys_match(Path(current_app.instance_path), db.engine)
+    click.echo(why, err=keys_ok is not True)
+    if bk.photo_files(Path(current_app.instance_path)) == 0 and restored.counts.get("listing_photos"):
+        click.echo(
+            f"the database names listing photos, but {Path(current_app.instance_path) / 'uploads' / 'listings'} "
+            "holds none: restore the photo files from their backup",
+            err=True,
+        )
+    if not report.ok:
+        raise click.ClickException(
+            f"restored, but the audit chain is broken at entry {report.first_bad} "
+            f"({report.entries} entries verified before it)"
+        )
+    click.echo(f"audit chain: ok {report.entries} entries")
+    if keys_ok is False:
+        raise click.ClickException("restored, but the identity keys do not fit the data (above)")
+
+
 def register_cli(app: Flask) -> None:
     """Attach the command groups to the app."""
     app.cli.add_command(users_cli)
@@ -260,6 +463,8 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(maintenance)
     app.cli.add_command(credit_cli)
     app.cli.add_command(trust_cli)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
     from marketplace.listings.bulk import seed_bulk
 
     app.cli.add_command(seed_bulk)

@@ -58,6 +58,10 @@ class Config:
     # Per account (or API token): order messages, and buying requests (so no seller is flooded).
     MESSAGE_RATE_LIMIT = "20 per minute;300 per day"
     ORDER_RATE_LIMIT = "30 per hour"
+    # Per account, page and API together: reports (every attempt), and listings published (only those
+    # made count, so a seller correcting a long checklist is not stopped; a refusal writes nothing).
+    REPORT_RATE_LIMIT = "10 per hour"
+    LISTING_RATE_LIMIT = "20 per hour;50 per day"
 
     API_TOKEN_TTL = timedelta(days=30)
 

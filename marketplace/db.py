@@ -91,12 +91,20 @@ class read_only:
         return False
 
 
+# How long a writer waits for SQLite's write lock. Each write request holds it from its first query
+# (BEGIN IMMEDIATE) to its commit, and SQLite's busy handler is not first come first served: in a
+# burst of 50 writers on a busy two-core machine the unluckiest queued 16 s
+# (tests/reliability/test_races.py; 10 s answered some of them 500). Kept below gunicorn's 30 s
+# worker timeout, so a sync worker still answers before it would be killed.
+SQLITE_BUSY_TIMEOUT_MS = 25_000
+
+
 def _on_sqlite_connect(dbapi_conn, _record):
     # Let SQLAlchemy emit BEGIN itself (see _on_begin) instead of pysqlite.
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()

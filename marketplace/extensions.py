@@ -42,8 +42,9 @@ def login_username_key() -> str:
 def account_key() -> str:
     """Rate-limit key for signed-in work: the account (session) or the bearer token, else the address.
 
-    Real-name requests, messages and buying requests are limited per person, not per address (a
-    whole campus may share one NAT), and the same budget holds whichever token or session is used.
+    Real-name requests, messages, buying requests, reports and new listings are limited per person,
+    not per address (a whole campus may share one NAT), and the same budget holds whichever token or
+    session is used.
     """
     from flask_login import current_user
 
@@ -84,6 +85,33 @@ message_limit = limiter.shared_limit(
 order_limit = limiter.shared_limit(
     config_limit("ORDER_RATE_LIMIT"), scope="order-request", key_func=account_key, methods=["POST"]
 )
+# Registration per address and real-name requests per account, each one budget for the page and the API.
+register_limit = limiter.shared_limit(config_limit("REGISTER_RATE_LIMIT"), scope="register", methods=["POST"])
+verification_limit = limiter.shared_limit(
+    config_limit("VERIFICATION_RATE_LIMIT"), scope="verification", key_func=account_key, methods=["POST"]
+)
+# Reports on listings: every attempt counts, from the report page and the API alike.
+report_limit = limiter.shared_limit(
+    config_limit("REPORT_RATE_LIMIT"), scope="report", key_func=account_key, methods=["POST"]
+)
+
+
+def _listing_created(response) -> bool:
+    # The API answers 201 with the listing; the sell page redirects to it (a visitor's POST is
+    # redirected to the login page instead, which publishes nothing).
+    from flask_login import current_user
+
+    return response.status_code == 201 or (response.status_code == 302 and current_user.is_authenticated)
+
+
+# New listings, from the sell page and the API: only the listings made count.
+listing_limit = limiter.shared_limit(
+    config_limit("LISTING_RATE_LIMIT"),
+    scope="listing-create",
+    key_func=account_key,
+    deduct_when=_listing_created,
+    methods=["POST"],
+)
 
 __all__ = [
     "babel",
@@ -91,10 +119,14 @@ __all__ = [
     "csrf",
     "db",
     "limiter",
+    "listing_limit",
     "login_ip_limit",
     "login_manager",
     "login_user_limit",
     "message_limit",
     "migrate",
     "order_limit",
+    "register_limit",
+    "report_limit",
+    "verification_limit",
 ]

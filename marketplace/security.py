@@ -31,15 +31,34 @@ def apply_security_headers(response):
     return response
 
 
+def limit_form_body():
+    """A url-encoded form is parsed into memory whole: refuse one over MAX_FORM_MEMORY_SIZE with a 413.
+
+    Werkzeug applies MAX_FORM_MEMORY_SIZE to multipart fields only; without this a url-encoded body
+    could be as large as MAX_CONTENT_LENGTH (16 MiB). Registered before the CSRF check, which reads
+    the form first.
+    """
+    if request.mimetype == "application/x-www-form-urlencoded":
+        limit = current_app.config.get("MAX_FORM_MEMORY_SIZE")
+        current = request.max_content_length
+        if limit and (current is None or current > limit):
+            request.max_content_length = limit
+
+
 def safe_next(target: str | None, default: str = "/") -> str:
     """Return `target` if it is a path on this site, else `default` (no open redirects)."""
     if not target:
         return default
     target = target.strip()
-    if "\\" in target or any(ord(c) < 32 for c in target):
+    if not target.startswith("/") or target.startswith("//"):
         return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return default
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # a malformed URL is no same-site path (and never a 500)
+        return default
+    if parts.scheme or parts.netloc:
         return default
     return target
 
@@ -53,7 +72,10 @@ def same_origin() -> bool:
     source = request.headers.get("Origin") or request.headers.get("Referer")
     if not source:
         return True
-    return source != "null" and urlsplit(source).netloc == request.host
+    try:
+        return source != "null" and urlsplit(source).netloc == request.host
+    except ValueError:  # "http://[" and the like: not this host
+        return False
 
 
 # C0 control characters other than tab, newline and carriage return, and DEL: never
@@ -80,8 +102,14 @@ def screen_request():
     from marketplace.errors import Invalid
 
     is_api = request.path.startswith("/api/")
-    if is_api and (request.content_length or 0) > API_MAX_BODY:
-        raise RequestEntityTooLarge()
+    if is_api:
+        if (request.content_length or 0) > API_MAX_BODY:
+            raise RequestEntityTooLarge()
+        # A body sent without a length (chunked) is read now up to the same size: one byte more is a 413.
+        request.max_content_length = API_MAX_BODY
+        if request.content_length is None and request.method in ("POST", "PUT", "PATCH", "DELETE"):
+            request.get_data(cache=True)
+            request.stream.read(1)
     fields = [request.path, *request.args.keys(), *request.args.values()]
     if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.mimetype in (
         "application/x-www-form-urlencoded",
@@ -89,7 +117,7 @@ def screen_request():
     ):
         fields += [*request.form.keys(), *request.form.values()]
     payload = None
-    if request.is_json and request.content_length:
+    if request.is_json and (request.content_length or (is_api and request.get_data(cache=True))):
         try:
             payload = request.get_json(silent=True)
         except RecursionError:

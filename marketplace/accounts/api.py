@@ -8,7 +8,7 @@ from marketplace.accounts import service
 from marketplace.accounts.schemas import RegisterIn, TokenIn, TokenOut, UserCreatedOut
 from marketplace.api import endpoint
 from marketplace.db import read_only
-from marketplace.extensions import config_limit, limiter, login_ip_limit, login_user_limit
+from marketplace.extensions import login_ip_limit, login_user_limit, register_limit
 
 
 @endpoint(
@@ -21,7 +21,7 @@ from marketplace.extensions import config_limit, limiter, login_ip_limit, login_
     status=201,
     auth="none",
     errors=(409,),
-    decorators=(limiter.limit(config_limit("REGISTER_RATE_LIMIT")),),
+    decorators=(register_limit,),
 )
 def create_user(*, user, body: RegisterIn):
     created = service.register(body.username, body.password, body.display_name)

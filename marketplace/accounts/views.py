@@ -13,7 +13,7 @@ from marketplace.accounts.forms import ChangePasswordForm, LoginForm, RegisterFo
 from marketplace.accounts.models import ROLE_LABELS
 from marketplace.db import db, read_only
 from marketplace.errors import DomainError
-from marketplace.extensions import config_limit, limiter, login_ip_limit, login_manager, login_user_limit
+from marketplace.extensions import login_ip_limit, login_manager, login_user_limit, register_limit
 from marketplace.forms_util import apply_domain_error
 from marketplace.security import safe_next
 
@@ -46,7 +46,7 @@ def _fresh_session() -> None:
 
 
 @bp.route("/register", methods=["GET", "POST"])
-@limiter.limit(config_limit("REGISTER_RATE_LIMIT"), methods=["POST"])
+@register_limit
 def register():
     """Create an account, then log straight in."""
     if current_user.is_authenticated:

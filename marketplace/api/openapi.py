@@ -27,6 +27,71 @@ _CONVERTERS = {
 }
 
 
+# OpenAPI links (for clients, and for schemathesis' stateful tests): what a response body identifies.
+# Per response model ("feature.Model"): `ids` are the objects the body is about, linked to every operation
+# whose path takes them (read, change, act on); `refs` are objects it points at, linked to operations that
+# read them (GET …/{id}), or that take them together with one of the `ids`. Each value is a JSON pointer into the body.
+_LINKS: dict[str, dict[str, dict[str, str]]] = {
+    "accounts.UserCreatedOut": {"ids": {"user_id": "/id"}},
+    "identity.MeOut": {"ids": {"user_id": "/id"}},
+    "identity.PublicProfileOut": {"ids": {"user_id": "/id"}},
+    "identity.VerificationOut": {"ids": {"verification_id": "/id"}, "refs": {"user_id": "/user_id"}},
+    "listings.ListingOut": {"ids": {"listing_id": "/id"}, "refs": {"event_id": "/event_id"}},
+    "moderation.ReportOut": {"ids": {"report_id": "/id"}, "refs": {"listing_id": "/listing_id"}},
+    "moderation.DecisionOut": {
+        "ids": {"decision_id": "/id", "entry_id": "/blacklist_entry/id"},
+        "refs": {"report_id": "/report_id", "listing_id": "/listing_id"},
+    },
+    "moderation.DecisionDetailOut": {"ids": {"decision_id": "/id"}, "refs": {"listing_id": "/listing_id"}},
+    "moderation.AppealOut": {"ids": {"appeal_id": "/id"}, "refs": {"decision_id": "/decision_id"}},
+    "moderation.CertificationOut": {"refs": {"listing_id": "/listing_id"}},
+    "orders.OrderOut": {"ids": {"order_id": "/id"}, "refs": {"listing_id": "/listing/id"}},
+    "ratings.RatingOut": {"ids": {"rating_id": "/id"}, "refs": {"order_id": "/order_id"}},
+    "ratings.PublicRatingOut": {"ids": {"rating_id": "/id"}, "refs": {"order_id": "/order_id"}},
+    "events.EventDetail": {"ids": {"event_id": "/id"}},
+    "events.RegistrationOut": {"ids": {"registration_id": "/id"}, "refs": {"event_id": "/event/id"}},
+    "events.SwapOut": {"ids": {"offer_id": "/id"}, "refs": {"event_id": "/event_id"}},
+    "trust.EntryReviewedOut": {"ids": {"entry_id": "/id"}},
+}
+# A token just issued is used by these operations (token issue → use → revoke).
+_TOKEN_USES = ("get_me", "revoke_token")
+
+
+def _model_key(model) -> str:
+    return model.__module__.removeprefix("marketplace.").removesuffix(".schemas") + "." + model.__name__
+
+
+def _links(source: Operation, model, operations: list[Operation]) -> dict[str, dict]:
+    """The links from a response with `model` as its body to the operations its ids fill in."""
+    if model is not None and _model_key(model) == "accounts.TokenOut":
+        return {
+            op.endpoint: {
+                "operationId": op.endpoint,
+                "parameters": {"header.Authorization": "Bearer {$response.body#/token}"},
+            }
+            for op in operations
+            if op.endpoint in _TOKEN_USES
+        }
+    spec = _LINKS.get(_model_key(model)) if model is not None else None
+    if spec is None:
+        return {}
+    ids, refs = spec.get("ids", {}), spec.get("refs", {})
+    links = {}
+    for op in operations:
+        names = [name for name, _conv in path_params(op.rule)]
+        if not names or not all(name in ids or name in refs for name in names):
+            continue
+        if op is source and op.method == "GET":
+            continue
+        if not any(name in ids for name in names) and not (op.method == "GET" and op.rule.endswith(f":{names[-1]}>")):
+            continue
+        links[op.endpoint] = {
+            "operationId": op.endpoint,
+            "parameters": {f"path.{name}": f"$response.body#{ids.get(name) or refs[name]}" for name in names},
+        }
+    return links
+
+
 def _openapi_path(rule: str) -> str:
     return "/api/v1" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
 
@@ -38,12 +103,16 @@ def _problem(description: str) -> dict:
     }
 
 
-def _success(op: Operation, model) -> dict:
+def _success(op: Operation, model, operations: list[Operation], refs: dict) -> dict:
     if model is not None:
-        return {
+        response = {
             "description": op.summary,
-            "content": {op.content_type: {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+            "content": {op.content_type: {"schema": {"$ref": refs[model]}}},
         }
+        links = _links(op, model, operations)
+        if links:
+            response["links"] = links
+        return response
     if op.content_type != "application/json":
         return {"description": op.summary, "content": {op.content_type: {"schema": {"type": "string"}}}}
     return {"description": op.summary}
@@ -57,10 +126,13 @@ def build_document(operations: list[Operation]) -> dict:
             if model is not None:
                 models.add(model)
     ordered = sorted(models, key=lambda m: m.__name__)
-    _key_map, defs = models_json_schema(
+    key_map, defs = models_json_schema(
         [(m, "validation") for m in ordered], ref_template="#/components/schemas/{model}"
     )
     schemas = dict(defs.get("$defs", {}))
+    # Two models of the same name (AppealOut in moderation and in supervision) get longer component
+    # names from pydantic: refer to each model by the name it was given, never by its class name.
+    refs = {m: key_map[(m, "validation")]["$ref"] for m in ordered}
     schemas["Problem"] = PROBLEM_SCHEMA
 
     paths: dict[str, dict] = {}
@@ -71,13 +143,13 @@ def build_document(operations: list[Operation]) -> dict:
             for name, conv in path_params(op.rule)
         ]
         if op.query is not None:
-            query_schema = schemas[op.query.__name__]
+            query_schema = schemas[refs[op.query].rsplit("/", 1)[-1]]
             required = set(query_schema.get("required", []))
             for name, prop in query_schema.get("properties", {}).items():
                 parameters.append({"name": name, "in": "query", "required": name in required, "schema": prop})
         responses: dict[str, dict] = {}
         for code, model in sorted({op.status: op.response, **op.also}.items()):
-            responses[str(code)] = _success(op, model)
+            responses[str(code)] = _success(op, model, operations, refs)
         codes = set(op.errors) | {429}
         if op.auth == "required":
             codes |= {401}
@@ -99,7 +171,7 @@ def build_document(operations: list[Operation]) -> dict:
         if op.body is not None:
             operation["requestBody"] = {
                 "required": True,
-                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}},
+                "content": {"application/json": {"schema": {"$ref": refs[op.body]}}},
             }
         if op.auth == "required":
             operation["security"] = [{"bearer": []}]

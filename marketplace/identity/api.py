@@ -9,7 +9,7 @@ from marketplace.api import endpoint, id_cursor
 from marketplace.credit import service as credit
 from marketplace.db import db
 from marketplace.errors import NotFound
-from marketplace.extensions import account_key, config_limit, limiter
+from marketplace.extensions import verification_limit
 from marketplace.identity import service
 from marketplace.identity.schemas import (
     CreditAdjustmentIn,
@@ -58,7 +58,7 @@ def get_me(*, user):
     status=202,
     also={201: VerificationOut},
     errors=(403, 409, 422),
-    decorators=(limiter.limit(config_limit("VERIFICATION_RATE_LIMIT"), key_func=account_key),),
+    decorators=(verification_limit,),
 )
 def submit_verification(*, user, body: VerificationIn):
     req = service.submit(user, service.VerificationInput(**body.model_dump()))

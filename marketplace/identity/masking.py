@@ -31,9 +31,9 @@ def mask_phone(value: str | None) -> str | None:
 
 def mask_name(value: str | None) -> str | None:
     """A real name shown as 张* (two characters) or 张*三 / 欧**锋 (three or more)."""
-    if not value:
+    name = (value or "").strip()
+    if not name:
         return None
-    name = value.strip()
     if len(name) == 1:
         return "*"
     if len(name) == 2:

@@ -15,7 +15,7 @@ from marketplace.accounts.models import ROLE_LABELS
 from marketplace.credit.policy import BAND_LABELS
 from marketplace.db import db
 from marketplace.errors import Conflict, DomainError, Forbidden, problem, wants_problem_json
-from marketplace.extensions import account_key, config_limit, limiter
+from marketplace.extensions import verification_limit
 from marketplace.forms_util import apply_domain_error
 from marketplace.identity import privacy, service
 from marketplace.identity.crypto import KeyFileError, check_keys_at_startup
@@ -94,7 +94,7 @@ def profile():
 
 @bp.route("/me/verification", methods=["GET", "POST"])
 @login_required
-@limiter.limit(config_limit("VERIFICATION_RATE_LIMIT"), methods=["POST"], key_func=account_key)
+@verification_limit
 def verify():
     """The real-name verification form (or the state of the request already made)."""
     user = _me()

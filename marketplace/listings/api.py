@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marketplace.api import endpoint
 from marketplace.credit.policy import band
+from marketplace.extensions import listing_limit
 from marketplace.grading import engine as grading
 from marketplace.identity.privacy import shown_name
 from marketplace.identity.service import public_profile
@@ -111,6 +112,7 @@ def _summary(listing: Listing, verified: set[int]) -> ListingSummary:
     response=ListingOut,
     status=201,
     errors=(403, 422),
+    decorators=(listing_limit,),
 )
 def create_listing(*, user, body: ListingIn):
     listing = service.create(

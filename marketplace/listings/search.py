@@ -353,6 +353,10 @@ def _statement(postgres: bool, text: bool, sort: str, filters: tuple[str, ...], 
 def search_listings(params: SearchParams) -> SearchPage:
     """One page of active listings matching `params`; Invalid for bad filters or a bad cursor."""
     checked = _check(params)
+    if isinstance(params.q, str) and params.q.strip() and not checked.terms:
+        # Text with nothing searchable in it (only %, _, quotes, punctuation) matches nothing:
+        # it is literal text, not a wildcard and not "no query".
+        return SearchPage([], None)
     postgres = db.session.get_bind().dialect.name == "postgresql"
     values = _filter_values(params)
     key, sort, limit = checked.key, checked.sort, params.limit

@@ -16,6 +16,7 @@ from marketplace.accounts.models import User
 from marketplace.credit.policy import BAND_LABELS, band
 from marketplace.db import db
 from marketplace.errors import DomainError, Forbidden, Invalid
+from marketplace.extensions import listing_limit
 from marketplace.forms_util import apply_domain_error
 from marketplace.grading import engine as grading
 from marketplace.grading.forms import parse_form
@@ -163,6 +164,7 @@ def _save(form, write, existing: int = 0):
 
 @bp.route("/sell", methods=["GET", "POST"])
 @login_required
+@listing_limit
 def sell():
     """Sell: first the category, then the form for it with the category's checklist."""
     user = _me()

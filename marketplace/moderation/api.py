@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from marketplace.api import endpoint, id_cursor
 from marketplace.db import utcnow
+from marketplace.extensions import report_limit
 from marketplace.identity.privacy import shown_name
 from marketplace.moderation import appeals, certification, decisions, flagged, risk, service
 from marketplace.moderation.schemas import (
@@ -58,6 +59,7 @@ def _report_out(report) -> ReportOut:
     response=ReportOut,
     status=201,
     errors=(403, 404, 409, 422),
+    decorators=(report_limit,),
 )
 def create_report(*, user, listing_id: int, body: ReportIn):
     return _report_out(service.report_listing(user, listing_id, body.reason, body.detail))

@@ -21,6 +21,7 @@ from marketplace.accounts.forms import ConfirmForm
 from marketplace.credit.policy import policy
 from marketplace.db import db, utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid
+from marketplace.extensions import report_limit
 from marketplace.forms_util import apply_domain_error
 from marketplace.grading import engine
 from marketplace.grading.forms import parse_form
@@ -128,6 +129,7 @@ def _render_report(listing, form, *, existing=None, status=200):
 
 @bp.route("/listings/<int:listing_id>/report", methods=["GET", "POST"])
 @login_required
+@report_limit
 def report_listing(listing_id: int):
     """Report a listing: a reason and a detail; one open report per person and listing."""
     reporter = _me()

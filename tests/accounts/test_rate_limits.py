@@ -113,3 +113,59 @@ def test_verification_requests_are_limited_per_account_not_per_address(app, make
         api = app.test_client()
         statuses = [api.post("/api/v1/me/verification", json=bad, headers=headers).status_code for _ in range(3)]
         assert statuses == [422, 422, 429], who.username
+
+
+# --- registration, and one budget for page and API ----------------------------------------------------
+
+
+@pytest.fixture
+def _register_limit_of_two(app):
+    app.config["REGISTER_RATE_LIMIT"] = "2 per hour"
+
+
+def _register_page(client, ip, username="newcomer"):
+    data = {"username": username, "display_name": "新人", "password": "Lvse-Xunhuan-2026", "confirm": "x"}
+    return client.post("/register", data=data, environ_base={"REMOTE_ADDR": ip})
+
+
+@pytest.mark.usefixtures("_register_limit_of_two")
+def test_registration_is_limited_per_address_and_the_refusal_writes_nothing(app, client, api):
+    from marketplace.accounts.service import find_user
+
+    # Refused forms count too (a bot trying names): the passwords do not match.
+    assert [_register_page(client, "10.3.0.1").status_code for _ in range(2)] == [422, 422]
+    good = {"username": "newcomer", "display_name": "新人", "password": "Lvse-Xunhuan-2026"}
+    refused = client.post(
+        "/register", data=good | {"confirm": good["password"]}, environ_base={"REMOTE_ADDR": "10.3.0.1"}
+    )
+    assert refused.status_code == 429
+    assert "操作过于频繁" in refused.get_data(as_text=True)
+    assert find_user("newcomer") is None
+    # Another address has its own budget.
+    assert _register_page(client, "10.3.0.2").status_code == 422
+
+    bad = {"username": "x", "display_name": "", "password": "y"}
+    statuses = [
+        api.post("/api/v1/users", json=bad, environ_base={"REMOTE_ADDR": "10.4.0.1"}).status_code for _ in range(2)
+    ]
+    assert statuses == [422, 422]
+    problem = api.post("/api/v1/users", json=good, environ_base={"REMOTE_ADDR": "10.4.0.1"})
+    assert problem.status_code == 429 and problem.mimetype == "application/problem+json"
+    assert int(problem.headers["Retry-After"]) > 0
+    assert find_user("newcomer") is None
+
+
+@pytest.mark.usefixtures("_register_limit_of_two")
+def test_registration_page_and_api_share_one_budget(client, api):
+    assert [_register_page(client, "10.5.0.1").status_code for _ in range(2)] == [422, 422]
+    bad = {"username": "x", "display_name": "", "password": "y"}
+    assert api.post("/api/v1/users", json=bad, environ_base={"REMOTE_ADDR": "10.5.0.1"}).status_code == 429
+
+
+@pytest.mark.usefixtures("_verification_limit_of_two")
+def test_verification_page_and_api_share_one_budget(app, client, login, user, token_for):
+    bad = {"real_name": "张三", "id_number": "123", "phone": "1"}
+    headers = token_for(user)
+    login(user)
+    assert [client.post("/me/verification", data=bad).status_code for _ in range(2)] == [422, 422]
+    assert app.test_client().post("/api/v1/me/verification", json=bad, headers=headers).status_code == 429
