@@ -8,6 +8,8 @@ from marketplace.audit.service import verify_chain
 from marketplace.identity import service as identity
 from marketplace.seed import DEMO_USERS
 
+pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
+
 
 def test_seed_demo_builds_a_city_with_every_role_and_state(cli, db):
     result = cli("seed-demo")

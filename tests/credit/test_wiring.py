@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from marketplace.accounts.models import User
@@ -172,6 +173,7 @@ def test_a_rejected_request_opens_nothing(db, make_user, moderator, submit_reque
 # --- demo data -------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("cheap_password_hashing")
 def test_the_demo_data_passes_the_recompute_check(cli, db):
     assert cli("seed-demo").exit_code == 0
     result = cli("credit", "recompute", "--check")
