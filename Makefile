@@ -3,6 +3,7 @@
 #   make run     virtual environment, install, translations, database upgrade,
 #                demo data the first time, then serve http://127.0.0.1:5000 (SQLite)
 #   make test    the whole test suite in the same environment
+#   make test-reliability   the slow suite: real gunicorn servers under load, races and crashes
 #
 # Settings (environment or command line): VENV, PYTHON, HOST, PORT, PYTEST_ARGS,
 # PYTEST_WORKERS; the app itself reads DATABASE_URL, REDIS_URL and MARKETPLACE_*
@@ -34,11 +35,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_NO_INPUT := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-runtime translations db run seed test lint format serve clean bench-search bench
+.PHONY: help install install-runtime translations db run seed test test-reliability lint format serve clean bench-search bench
 
 help:
 	@echo "make run          install, translate, upgrade the database, seed demo data once, serve http://$(HOST):$(PORT)"
 	@echo "make test         run the whole test suite (PYTEST_ARGS='-k foo' to narrow, PYTEST_WORKERS=0 for one process)"
+	@echo "make test-reliability  real gunicorn servers: 50-client races, a SIGKILL mid-write, a wrk load test, limits"
+	@echo "                  across workers (tests/reliability; TEST_DATABASE_URL=postgresql://... for PostgreSQL)"
 	@echo "make install      create $(VENV) and install requirements-dev.txt (runtime + test tools)"
 	@echo "make install-runtime   only requirements.txt (what production needs)"
 	@echo "make translations compile the Babel catalogs (.po -> .mo)"
@@ -119,9 +122,20 @@ serve: $(RUNTIME_STAMP) translations
 # --- checks ------------------------------------------------------------------
 
 # pytest's exit code 5 means it collected no tests: that is a failure too.
+# The reliability suite (tests/reliability) is left out here and run by test-reliability.
 test: $(DEV_STAMP) translations
-	@echo "$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)"
-	@$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS); rc=$$?; \
+	@echo "$(BIN)/pytest -n $(PYTEST_WORKERS) -m 'not reliability' $(PYTEST_ARGS)"
+	@$(BIN)/pytest -n $(PYTEST_WORKERS) -m 'not reliability' $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests (exit code 5)" >&2; fi; \
+	exit $$rc
+
+# One test at a time: each starts gunicorn with several workers and loads it, which tests
+# running beside it on the same cores would only disturb. wrk (Debian package) drives the load
+# test and Redis (REDIS_URL or TEST_REDIS_URL, else localhost) the limits across workers; a test
+# whose tool is missing is skipped and says why.
+test-reliability: $(DEV_STAMP) translations
+	@echo "$(BIN)/pytest -n 0 -m reliability $(PYTEST_ARGS) tests/reliability"
+	@$(BIN)/pytest -n 0 -m reliability $(PYTEST_ARGS) tests/reliability; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests (exit code 5)" >&2; fi; \
 	exit $$rc
 
