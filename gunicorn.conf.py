@@ -25,7 +25,9 @@ GUNICORN_WORKERS               cores available       worker processes. Sync work
 GUNICORN_WORKER_CLASS          sync                   sync, or gthread (threads in each worker)
 GUNICORN_THREADS               1                      threads per worker; more than 1 makes gunicorn use gthread
 GUNICORN_TIMEOUT               30                     seconds a worker may stay silent on a request before it
-                                                      is killed and replaced (0 = never)
+                                                      is killed and replaced (0 = never). On SQLite keep it
+                                                      above the 25 s a writer may wait for the write lock
+                                                      (marketplace/db.py): the app warns at start if it is not
 GUNICORN_GRACEFUL_TIMEOUT      30                     seconds workers get to finish their requests on restart
                                                       or stop (HUP, TERM) before they are killed
 GUNICORN_KEEPALIVE             2                      seconds an idle keep-alive connection stays open (gthread
@@ -202,6 +204,21 @@ def when_ready(server):
         from marketplace import compile_templates
 
         compile_templates(app)
+        _check_timeout(server, app)
+
+
+def _check_timeout(server, app) -> None:
+    """Warn when a sync worker would be killed while its request still waits for SQLite's write lock."""
+    from marketplace.db import SQLITE_BUSY_TIMEOUT_MS
+
+    uri = str(app.config.get("SQLALCHEMY_DATABASE_URI", ""))
+    if uri.startswith("sqlite") and 0 < server.cfg.timeout <= SQLITE_BUSY_TIMEOUT_MS / 1000 + 2:
+        server.log.warning(
+            "GUNICORN_TIMEOUT=%s is not above the %s s a write may wait for SQLite's lock: under a burst of "
+            "writes a worker could be killed mid-request (set it to 30 or more)",
+            server.cfg.timeout,
+            SQLITE_BUSY_TIMEOUT_MS // 1000,
+        )
 
 
 def post_fork(server, worker):

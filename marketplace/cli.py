@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+import sqlalchemy as sa
 from flask import Flask
 from flask.cli import AppGroup
 
@@ -402,12 +403,22 @@ def restore_command(path: str, force: bool, allow_broken_chain: bool) -> None:
                 )
         elif backend == "postgresql":
             bk.check_pg_archive(source)
-            note = bk.schema_note(bk.pg_archive_revision(source))
+            archive_revision = bk.pg_archive_revision(source)
+            note = bk.schema_note(archive_revision)
             click.echo(f"{source} checked (archive read in full)")
         else:
             raise bk.BackupError(f"restores into {backend} databases are not supported")
-        with read_only():
-            current = bk.contents(db.engine)
+        try:
+            with read_only():
+                current = bk.contents(db.engine)
+        except sa.exc.SQLAlchemyError as exc:
+            raise bk.BackupError(f"could not read the configured database: {exc.orig or exc}") from None
+        if backend == "postgresql" and current.revision and current.revision != archive_revision:
+            # pg_restore --clean drops only what the archive holds: tables of a newer schema would stay.
+            raise bk.BackupError(
+                f"the configured database is at schema revision {current.revision}, the backup at "
+                f"{archive_revision}: restore into an empty database (dropdb and createdb), then db upgrade"
+            )
         if current.data_rows:
             if not force:
                 _echo_counts(current, "the configured database holds")

@@ -42,7 +42,28 @@ def limit_form_body():
         limit = current_app.config.get("MAX_FORM_MEMORY_SIZE")
         current = request.max_content_length
         if limit and (current is None or current > limit):
+            if request.content_length is None:
+                # Sent in chunks, with no length to refuse it by: Werkzeug would parse the first `limit`
+                # bytes and drop the rest without a word. Read it now, one byte past the limit.
+                read_bounded(limit)
             request.max_content_length = limit
+
+
+def read_bounded(limit: int) -> bytes:
+    """Read (and cache) a body sent without a Content-Length: a 413 if it is longer than `limit`,
+    a 400 if its chunked framing is broken (gunicorn raises its own errors for that)."""
+    from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
+
+    request.max_content_length = limit + 1
+    try:
+        data = request.get_data(cache=True)
+    except HTTPException:
+        raise
+    except Exception:  # gunicorn's InvalidChunkSize and kin are not OSErrors: never a 500
+        raise BadRequest() from None
+    if len(data) > limit:
+        raise RequestEntityTooLarge()
+    return data
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
@@ -106,10 +127,9 @@ def screen_request():
         if (request.content_length or 0) > API_MAX_BODY:
             raise RequestEntityTooLarge()
         # A body sent without a length (chunked) is read now up to the same size: one byte more is a 413.
-        request.max_content_length = API_MAX_BODY
         if request.content_length is None and request.method in ("POST", "PUT", "PATCH", "DELETE"):
-            request.get_data(cache=True)
-            request.stream.read(1)
+            read_bounded(API_MAX_BODY)
+        request.max_content_length = API_MAX_BODY
     fields = [request.path, *request.args.keys(), *request.args.values()]
     if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.mimetype in (
         "application/x-www-form-urlencoded",

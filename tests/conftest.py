@@ -133,6 +133,27 @@ def _pg_reset_script(engine: sa.Engine) -> str:
     )
 
 
+def pytest_collection_modifyitems(config, items):
+    """On PostgreSQL, run only the tests that use a database, and not the browser journeys.
+
+    A test that needs no database (validators, the grading engine, the catalogs, property tests of
+    pure functions) gives the same answer on either; CI runs the whole suite on SQLite first and
+    then again on PostgreSQL, where those would only repeat themselves. The browser journeys
+    (tests/e2e) test what the browser sees and does; every request they make is also made by the
+    request tests, which run on PostgreSQL.
+    """
+    if not TEST_DATABASE_URL:
+        return
+    uses_database = {"database_template", "live_database"}
+    keep, repeat = [], []
+    for item in items:
+        on_database = uses_database & set(getattr(item, "fixturenames", ()))
+        (keep if on_database and item.get_closest_marker("e2e") is None else repeat).append(item)
+    if repeat:
+        config.hook.pytest_deselected(items=repeat)
+        items[:] = keep
+
+
 @pytest.fixture(scope="session")
 def database_template(tmp_path_factory):
     """Build the schema once; yields (make, drop): make gives a test an empty database."""

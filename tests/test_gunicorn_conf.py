@@ -336,3 +336,19 @@ def test_real_gunicorn_serves_the_app_and_logs_paths_without_queries(app, make_u
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize(("timeout", "warned"), [(30, False), (0, False), (20, True)])
+def test_a_timeout_shorter_than_sqlites_lock_wait_is_warned_about(app, load_conf, timeout, warned):
+    conf = load_conf()
+    said = []
+    server = SimpleNamespace(
+        cfg=SimpleNamespace(timeout=timeout), log=SimpleNamespace(warning=lambda *args: said.append(args))
+    )
+    app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:////tmp/x.db"
+    conf["_check_timeout"](server, app)
+    assert bool(said) is warned
+    app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://db/x"
+    said.clear()
+    conf["_check_timeout"](server, app)
+    assert said == []  # PostgreSQL waits on row locks, not a database-wide one

@@ -80,6 +80,9 @@ def clean_title(value: str | None, errors: dict[str, list[str]]) -> str:
     return title
 
 
+_EMPTY_PARAGRAPH = re.compile(r"<p>\s*</p>")
+
+
 def sanitise_description(value: str | None) -> str:
     """Keep paragraphs, line breaks, lists and bold; drop every other tag and all attributes.
 
@@ -87,14 +90,30 @@ def sanitise_description(value: str | None) -> str:
     breaks; newlines next to list tags are layout, not breaks.
     """
     text = (value or "").replace("\r\n", "\n").replace("\r", "\n").strip()
-    cleaned = nh3.clean(text, tags=ALLOWED_TAGS, attributes={}).strip()
+    cleaned = _settled(nh3.clean(text, tags=ALLOWED_TAGS, attributes={}).strip())
     if not cleaned or _PARAGRAPH_TAG.search(cleaned):
         return cleaned
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", cleaned) if p.strip()]
     paragraphs = [_LIST_EDGE_BEFORE.sub(r"\1", _LIST_EDGE_AFTER.sub(r"\1", p)) for p in paragraphs]
     wrapped = "".join("<p>" + p.replace("\n", "<br>") + "</p>" for p in paragraphs)
     # The parser closes a <p> before a list; drop the empty paragraphs that leaves.
-    return re.sub(r"<p>\s*</p>", "", nh3.clean(wrapped, tags=ALLOWED_TAGS, attributes={}))
+    return _settled(wrapped)
+
+
+def _settled(html_text: str) -> str:
+    """Cleaned until cleaning changes nothing, without empty paragraphs.
+
+    The cleaner writes out the tree it built, which may nest what HTML cannot (a <p> in a <p>, once
+    the tags between them are gone); read again, that becomes siblings. Stored text must read back as
+    itself, so that the page-time clean and a later edit leave it as it is.
+    """
+    for _round in range(5):
+        cleaned = nh3.clean(html_text, tags=ALLOWED_TAGS, attributes={})
+        tidy = _EMPTY_PARAGRAPH.sub("", cleaned)
+        if tidy == cleaned == html_text:
+            break
+        html_text = tidy
+    return html_text
 
 
 def description_for_editing(value: str | None) -> str:

@@ -42,7 +42,7 @@ def identities(make_user, verified_user, token_for):
 
 
 @schema.parametrize()
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_document(case, identities):
     staff, resident = identities
     case.call_and_validate(checks=CHECKS)

@@ -198,3 +198,82 @@ def test_too_big_and_too_many_photos_are_field_errors(app, db, client, login, se
     html = resp.get_data(as_text=True)
     assert f"最多 {MAX_PHOTOS} 张照片" in html and 'value="照片太多测试"' in html
     assert not changed(before, snapshot(db))
+
+
+def test_a_chunked_api_body_of_exactly_64_kib_is_read_as_one_with_a_length_would_be(app, api, token_for, seller):
+    headers = {**token_for(seller), "Transfer-Encoding": "chunked"}
+    body = json.dumps({"title": "a" * 10, "description": ""}).encode()
+    body = body[:-1] + b" " * (API_MAX_BODY - len(body)) + b"}"
+    assert len(body) == API_MAX_BODY
+    resp = api.post(
+        "/api/v1/listings",
+        input_stream=io.BytesIO(body),
+        content_type="application/json",
+        headers=headers,
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert resp.status_code == 422, resp.get_json()  # parsed: only the missing fields are named
+
+
+class BrokenChunks(io.RawIOBase):
+    """A chunked body whose framing the server cannot parse (gunicorn raises its own, non-OSError, errors)."""
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:  # the test client rewinds its input stream
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return 0
+
+    def readinto(self, buffer) -> int:
+        raise RuntimeError("Invalid chunk size")
+
+
+@pytest.mark.parametrize(("path", "content_type"), [("/api/v1/listings", "application/json"), ("/notices/read", None)])
+def test_a_chunked_body_with_broken_framing_is_400_not_500(
+    app, db, client, api, login, token_for, seller, path, content_type
+):
+    if path.startswith("/api/"):
+        headers = token_for(seller)
+    else:
+        login(seller)
+        headers = {}
+    before = snapshot(db)
+    if path.startswith("/api/"):
+        resp = api.post(
+            path,
+            input_stream=BrokenChunks(),
+            content_type=content_type,
+            headers={**headers, "Transfer-Encoding": "chunked"},
+            environ_overrides={"wsgi.input_terminated": True},
+        )
+        assert resp.status_code == 400 and resp.mimetype == "application/problem+json"
+    else:
+        resp = client.post(
+            path,
+            input_stream=BrokenChunks(),
+            content_type="application/x-www-form-urlencoded",
+            headers={"Transfer-Encoding": "chunked"},
+            environ_overrides={"wsgi.input_terminated": True},
+            csrf=False,
+        )
+        assert resp.status_code == 400
+    assert not changed(before, snapshot(db))
+
+
+def test_a_chunked_urlencoded_form_over_max_form_memory_size_is_413_not_cut_short(app, db, client, login, seller):
+    login(seller)
+    before = snapshot(db)
+    body = b"csrf_token=" + client.csrf_token().encode() + b"&title=" + b"a" * app.config["MAX_FORM_MEMORY_SIZE"]
+    resp = client.post(
+        "/sell?category=phone",
+        input_stream=io.BytesIO(body),
+        content_type="application/x-www-form-urlencoded",
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+        csrf=False,
+    )
+    _page_413(resp)
+    assert not changed(before, snapshot(db))
