@@ -192,7 +192,12 @@ def test_without_shared_storage_each_worker_counts_alone(live_database, live_ser
         expected = sum(min(limit, n) for n in served[kind].values())
         assert statuses.count(allowed) == expected, (kind, statuses, served[kind])
         assert statuses.count(allowed) + statuses.count(429) == ATTEMPTS, statuses
-    assert logins.count(422) > LOGIN_LIMIT and orders.count(201) > ORDER_LIMIT, (logins, orders, served)
+    # The order requests come in one burst, which spreads over the workers: more than the limit gets in.
+    # The logins go one after another and may all land on one worker (the idle one accepts first):
+    # they show it only when they did spread.
+    assert orders.count(201) > ORDER_LIMIT, (orders, served)
+    if len(served["login"]) > 1:
+        assert logins.count(422) > LOGIN_LIMIT, (logins, served)
     assert _orders_of(app, world["buyer"]["id"]) == orders.count(201)
     _report(
         capsys,
