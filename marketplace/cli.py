@@ -345,6 +345,8 @@ def backup_command(path: str, force: bool) -> None:
             raise bk.BackupError(f"backups of {url.get_backend_name()} databases are not supported")
     except bk.BackupError as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:  # a full disk, a folder that is not writable
+        raise click.ClickException(f"could not write {path}: {exc.strerror or exc}") from None
     click.echo(f"wrote {target}: {_size(target.stat().st_size)}, schema revision {found.revision}")
     _echo_counts(found, "backed up")
     if url.get_backend_name() == "sqlite":

@@ -219,6 +219,21 @@ def test_refusals_to_overwrite_a_file_or_a_database(app, db, world, tmp_path, pg
     assert counts(db.engine) == before  # the entry written after the backup is gone with the restore
 
 
+def test_a_backup_that_cannot_be_written_says_so(app, db, world, tmp_path, pg_tools, monkeypatch):
+    from marketplace import backup
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(backup, "_put_in_place", full_disk)
+    target = tmp_path / "b.backup"
+    result = invoke(app, "backup", str(target))
+    assert result.exit_code == 1
+    assert f"could not write {target}: No space left on device" in result.output
+    assert "Traceback" not in result.output and not target.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("b.backup")] == []  # no temporary file left
+
+
 def test_damaged_or_foreign_backups_are_refused_with_a_clear_message(app, db, world, tmp_path, pg_tools):
     good = tmp_path / "good.backup"
     assert invoke(app, "backup", str(good)).exit_code == 0
