@@ -227,7 +227,8 @@ def test_post_fork_gives_the_worker_a_new_pool_and_leaves_the_masters_connection
 def test_the_master_closes_its_connections_before_forking(app, db, load_conf):
     conf = load_conf()
     held = _pooled_dbapi_connection(db)
-    conf["when_ready"](SimpleNamespace(app=SimpleNamespace(callable=app)))
+    server = SimpleNamespace(app=SimpleNamespace(callable=app), cfg=SimpleNamespace(timeout=30), log=None)
+    conf["when_ready"](server)
     assert not _usable(held)
 
 
