@@ -140,7 +140,8 @@ def pytest_collection_modifyitems(config, items):
     pure functions) gives the same answer on either; CI runs the whole suite on SQLite first and
     then again on PostgreSQL, where those would only repeat themselves. The browser journeys
     (tests/e2e) test what the browser sees and does; every request they make is also made by the
-    request tests, which run on PostgreSQL.
+    request tests, which run on PostgreSQL. Tests marked `once` walk what every page shows (the XSS
+    and privacy walks over rendered pages), which does not depend on the database either.
     """
     if not TEST_DATABASE_URL:
         return
@@ -148,7 +149,8 @@ def pytest_collection_modifyitems(config, items):
     keep, repeat = [], []
     for item in items:
         on_database = uses_database & set(getattr(item, "fixturenames", ()))
-        (keep if on_database and item.get_closest_marker("e2e") is None else repeat).append(item)
+        once = item.get_closest_marker("e2e") or item.get_closest_marker("once")
+        (keep if on_database and once is None else repeat).append(item)
     if repeat:
         config.hook.pytest_deselected(items=repeat)
         items[:] = keep

@@ -33,7 +33,7 @@ KINDS = ("browse", "search", "order", "rate")
 # What each kind of request may answer. Orders: 409 when the listing is sold or the buyer has asked
 # for it already (the plan wraps round when a thread has sent its share); ratings: 409 the second time.
 ALLOWED = {"browse": {200}, "search": {200}, "order": {201, 409}, "rate": {201, 409}}
-DEFAULT_SECONDS = 20
+DEFAULT_SECONDS = 10
 MAX_SECONDS = 60  # the issue: "60 seconds at most"
 
 # Listings the load sellers publish (category, title, description, yuan); phones are graded A.
@@ -72,7 +72,7 @@ API_SEARCHES = [
 
 
 def load_seconds() -> int:
-    """RELIABILITY_LOAD_SECONDS (default 20), at most 60."""
+    """RELIABILITY_LOAD_SECONDS (default 10), at most 60."""
     raw = os.environ.get("RELIABILITY_LOAD_SECONDS", "").strip()
     seconds = int(raw) if raw else DEFAULT_SECONDS
     return max(1, min(seconds, MAX_SECONDS))

@@ -1,7 +1,7 @@
 """Load held: browsing, searching, ordering and rating at once against gunicorn with several workers.
 
 wrk drives the mix in tests/reliability/load.lua (60% browse, 20% search, 15% orders, 5% ratings)
-for RELIABILITY_LOAD_SECONDS (default 20, at most 60) on loopback. The test fails on any 5xx, on
+for RELIABILITY_LOAD_SECONDS (default 10, at most 60) on loopback. The test fails on any 5xx, on
 any answer other than the ones each request may have (200 for pages; 201 or 409 for orders and
 ratings), on a connection that failed while the run went on, and on any lost write: every order
 and rating acknowledged with 201 must be in the database afterwards as acknowledged, and every

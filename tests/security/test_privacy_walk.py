@@ -16,6 +16,7 @@ import sqlite3
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from tests.pii import find_pii
@@ -58,6 +59,7 @@ class _Records(logging.Handler):
         self.texts.append(f"{record.name}: {text}")
 
 
+@pytest.mark.once  # what pages show; the database check below runs on PostgreSQL too
 def test_every_route_as_every_role_shows_no_personal_number(app, world, login, token_for):
     walk = plan_walk(app, world)
     assert not walk.unfillable, "GET routes the walk cannot fill (add their arguments to the world, or to SKIP with "

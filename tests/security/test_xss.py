@@ -19,6 +19,7 @@ from collections import defaultdict
 from html.parser import HTMLParser
 from urllib.parse import urlencode
 
+import pytest
 import sqlalchemy as sa
 
 from tests.security.world import *  # noqa: F403
@@ -106,6 +107,7 @@ def csp_problem(response) -> str | None:
     return None
 
 
+@pytest.mark.once  # what pages show; the database check below runs on PostgreSQL too
 def test_payloads_are_inert_on_every_page(app, db, world, login, token_for):
     from marketplace.listings.models import Listing
 
