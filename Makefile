@@ -123,9 +123,11 @@ serve: $(RUNTIME_STAMP) translations
 
 # pytest's exit code 5 means it collected no tests: that is a failure too.
 # The reliability suite (tests/reliability) is left out here and run by test-reliability.
+# worksteal: an idle worker takes tests queued for the other, so one long test near the end
+# does not leave a core idle.
 test: $(DEV_STAMP) translations
-	@echo "$(BIN)/pytest -n $(PYTEST_WORKERS) -m 'not reliability' $(PYTEST_ARGS)"
-	@$(BIN)/pytest -n $(PYTEST_WORKERS) -m 'not reliability' $(PYTEST_ARGS); rc=$$?; \
+	@echo "$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal -m 'not reliability' $(PYTEST_ARGS)"
+	@$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal -m 'not reliability' $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests (exit code 5)" >&2; fi; \
 	exit $$rc
 
