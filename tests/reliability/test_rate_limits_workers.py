@@ -159,9 +159,13 @@ def test_with_redis_the_limits_hold_across_workers(live_database, live_server, t
     assert logins == [422] * LOGIN_LIMIT + [429] * (ATTEMPTS - LOGIN_LIMIT)
     assert orders.count(201) == ORDER_LIMIT, orders
     assert _orders_of(app, world["buyer"]["id"]) == ORDER_LIMIT
-    # The requests were spread: counted alone, the workers would have let more through.
+    # The requests were spread: counted alone, the workers would have let more through. The burst of
+    # orders always spreads; the logins, one after another, may all land on the idle worker, and
+    # then show only that the limit holds there.
     for kind, limit in (("login", LOGIN_LIMIT), ("order", ORDER_LIMIT)):
         assert sum(served[kind].values()) == ATTEMPTS, served
+        if kind == "login" and len(served[kind]) == 1:
+            continue
         assert len(served[kind]) >= 2, f"every {kind} request went to one worker: {served[kind]}"
         alone = sum(min(limit, n) for n in served[kind].values())
         assert alone > limit, f"{kind}: the workers alone would also have allowed only {alone}"
